@@ -1,0 +1,773 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The POSIX module: system calls of traced processes counted per (process,
+ * file) with Darshan's rules, entirely in the kernel.  The enter hook only
+ * notes the time (and, for close, which file the fd names, since the fd is
+ * gone at exit); everything else happens at exit, when the result is known
+ * and the arguments are still in the user registers.  Only rare events go
+ * to the ring buffer: the name of a new record and the two paths of a rename.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "ebpf_darshan.h"
+#include "shared_maps.bpf.h"
+#include "path_walk.bpf.h"
+
+#ifndef __TARGET_ARCH_x86
+#error "syscall numbers below are x86-64's"
+#endif
+
+/* x86-64 system call numbers of the calls Darshan's POSIX module covers. */
+enum {
+	NR_read = 0, NR_write = 1, NR_open = 2, NR_close = 3, NR_stat = 4,
+	NR_fstat = 5, NR_lstat = 6, NR_lseek = 8, NR_mmap = 9,
+	NR_pread64 = 17, NR_pwrite64 = 18, NR_readv = 19, NR_writev = 20,
+	NR_dup = 32, NR_dup2 = 33, NR_fcntl = 72, NR_fsync = 74,
+	NR_fdatasync = 75, NR_rename = 82, NR_creat = 85, NR_openat = 257,
+	NR_newfstatat = 262, NR_renameat = 264, NR_dup3 = 292,
+	NR_preadv = 295, NR_pwritev = 296, NR_renameat2 = 316,
+	NR_preadv2 = 327, NR_pwritev2 = 328, NR_statx = 332,
+	NR_openat2 = 437,
+};
+
+/* Constants from the uapi headers, which vmlinux.h does not carry. */
+#define AT_FDCWD -100
+#define AT_EMPTY_PATH 0x1000
+#define O_CREAT 0100
+#define O_TMPFILE 020000000
+#define F_DUPFD 0
+#define F_DUPFD_CLOEXEC 1030
+#define MAP_ANONYMOUS 0x20
+#define S_IFMT 0170000
+#define S_IFREG 0100000
+#define MAX_ERRNO 4095
+#define MINORBITS 20
+#define LUSTRE_SUPER_MAGIC 0x0BD00BD0
+#define LUSTRE_FILE_ALIGNMENT (1 << 20)
+
+/* How many iovecs of a vector call are checked for memory alignment. */
+#define IOV_CHECK_MAX 16
+#define MAX_RECORDS_DEFAULT 16384
+
+/* Darshan's default POSIX_MEM_ALIGNMENT; user space may change it. */
+const volatile __s64 mem_alignment = 8;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, MAX_RECORDS_DEFAULT);
+	__type(key, struct file_key);
+	__type(value, struct posix_record);
+} records SEC(".maps");
+
+/* An all-zero record to insert: it is too big for the BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct posix_record);
+} record_template SEC(".maps");
+
+/* Upper bounds of Darshan's ten access-size buckets (the last is open). */
+#define SIZE_BUCKETS 10
+static const __s64 size_bucket_top[SIZE_BUCKETS - 1] = {
+	100, 1024, 10 * 1024, 100 * 1024, 1024 * 1024, 4 * 1024 * 1024,
+	10 * 1024 * 1024, 100 * 1024 * 1024, 1024 * 1024 * 1024,
+};
+
+enum call_class {
+	C_NONE, C_OPEN, C_CLOSE, C_READ, C_WRITE, C_SEEK, C_FSYNC, C_FDSYNC,
+	C_STAT_PATH, C_STAT_FD, C_MMAP, C_DUP, C_RENAME,
+};
+
+static __always_inline int classify(long nr)
+{
+	switch (nr) {
+	case NR_open: case NR_openat: case NR_openat2: case NR_creat:
+		return C_OPEN;
+	case NR_close:
+		return C_CLOSE;
+	case NR_read: case NR_pread64: case NR_readv: case NR_preadv:
+	case NR_preadv2:
+		return C_READ;
+	case NR_write: case NR_pwrite64: case NR_writev: case NR_pwritev:
+	case NR_pwritev2:
+		return C_WRITE;
+	case NR_lseek:
+		return C_SEEK;
+	case NR_fsync:
+		return C_FSYNC;
+	case NR_fdatasync:
+		return C_FDSYNC;
+	case NR_stat: case NR_lstat: case NR_newfstatat: case NR_statx:
+		return C_STAT_PATH;
+	case NR_fstat:
+		return C_STAT_FD;
+	case NR_mmap:
+		return C_MMAP;
+	case NR_dup: case NR_dup2: case NR_dup3: case NR_fcntl:
+		return C_DUP;
+	case NR_rename: case NR_renameat: case NR_renameat2:
+		return C_RENAME;
+	}
+	return C_NONE;
+}
+
+static __always_inline struct file *fd_file(long fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+
+	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+/* Fill key for a regular file; anything else (pipes, sockets, devices,
+ * directories) is not a Darshan POSIX record. */
+static __always_inline bool file_key_of(struct file *f, __u32 proc, struct file_key *key)
+{
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+
+	if (!inode || (BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFREG)
+		return false;
+	key->proc = proc;
+	key->dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	key->ino = BPF_CORE_READ(inode, i_ino);
+	return true;
+}
+
+/* POSIX_FILE_ALIGNMENT as Darshan defines it: the file system block size,
+ * except on Lustre where it is the 1 MiB stripe unit. */
+static __always_inline __s64 fs_alignment(struct file *f)
+{
+	struct super_block *sb = BPF_CORE_READ(f, f_inode, i_sb);
+
+	if (BPF_CORE_READ(sb, s_magic) == LUSTRE_SUPER_MAGIC)
+		return LUSTRE_FILE_ALIGNMENT;
+	return BPF_CORE_READ(sb, s_blocksize);
+}
+
+/* Find the record, or make it.  *created tells the caller to send a name. */
+static __always_inline struct posix_record *
+get_record(struct file_key *key, __s64 alignment, bool *created, bool *dropped)
+{
+	struct posix_record *r = bpf_map_lookup_elem(&records, key);
+	__u32 zero = 0;
+	void *tmpl;
+	long err;
+
+	if (r)
+		return r;
+	tmpl = bpf_map_lookup_elem(&record_template, &zero);
+	if (!tmpl)
+		return 0;
+	err = bpf_map_update_elem(&records, key, tmpl, BPF_NOEXIST);
+	r = bpf_map_lookup_elem(&records, key);
+	if (!r) {
+		health_inc(H_RECORDS_DROPPED);
+		*dropped = true;
+		return 0;
+	}
+	if (!err) {
+		r->counters[POSIX_MEM_ALIGNMENT] = mem_alignment;
+		r->counters[POSIX_FILE_ALIGNMENT] = alignment;
+		*created = true;
+	}
+	return r;
+}
+
+static __always_inline void fill_event(struct event *e, __u32 kind,
+				       struct file_key *key, __u64 t1, __u64 t2)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	e->kind = kind;
+	e->proc = key->proc;
+	e->key = *key;
+	e->start_ns = t1;
+	e->end_ns = t2;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+}
+
+/* A path event: the path as the application gave it and, when it is
+ * relative, the directory it is relative to (cwd or dirfd). */
+static __noinline void emit_path_event(struct event *e, const char *upath, long dirfd)
+{
+	const struct path *base = 0;
+	char *p;
+	long n;
+
+	if (!e)
+		return;
+	p = (char *)(e + 1);
+	n = bpf_probe_read_user_str(p, PATH_BUF_LEN, upath);
+	if (n < 0 || n > PATH_BUF_LEN)
+		n = 0;
+	e->path_len = n;
+	if (n > 0 && p[0] != '/') {
+		if (dirfd == AT_FDCWD) {
+			struct fs_struct *fs = BPF_CORE_READ(bpf_get_current_task_btf(), fs);
+
+			base = &fs->pwd;
+		} else {
+			struct file *dir = fd_file(dirfd);
+
+			if (dir)
+				base = &dir->f_path;
+		}
+	}
+	if (base)
+		e->walk_len = walk_path(p + n, base, &e->walk_truncated);
+	emit_event(e, sizeof(*e) + n + e->walk_len);
+}
+
+static __always_inline void send_path(__u32 kind, struct file_key *key,
+				     __u64 t1, __u64 t2, const char *upath,
+				     long dirfd, bool dropped)
+{
+	struct event *e = scratch_event();
+
+	if (!e)
+		return;
+	fill_event(e, kind, key, t1, t2);
+	e->record_dropped = dropped;
+	emit_path_event(e, upath, dirfd);
+}
+
+/* A file met through an fd we never saw opened (inherited, or open before
+ * tracing began): its name comes from the kernel's dentries. */
+static __noinline void emit_file_event(struct file_key *key, struct file *f)
+{
+	struct event *e = scratch_event();
+
+	if (!e)
+		return;
+	fill_event(e, EV_FILE, key, 0, 0);
+	e->walk_len = walk_path((char *)(e + 1), &f->f_path, &e->walk_truncated);
+	emit_event(e, sizeof(*e) + e->walk_len);
+}
+
+/* The record of the file behind fd, created (and named) on first sight. */
+static __always_inline struct posix_record *
+fd_record(__u32 proc, long fd, struct file **filep)
+{
+	struct file *f = fd_file(fd);
+	struct file_key key = {};
+	struct posix_record *r;
+	bool created = false, dropped = false;
+
+	if (!f || !file_key_of(f, proc, &key))
+		return 0;
+	r = get_record(&key, fs_alignment(f), &created, &dropped);
+	if (created)
+		emit_file_event(&key, f);
+	if (!r || (r->flags & RECORD_EXCLUDED))
+		return 0;
+	*filep = f;
+	return r;
+}
+
+/* Darshan's no-overlap timer: concurrent calls are counted once. */
+static __always_inline void timer_add(__s64 *timer, __u64 *last_end, __u64 t1, __u64 t2)
+{
+	if (t1 > *last_end)
+		*timer += t2 - t1;
+	else
+		*timer += t2 - *last_end;
+	if (t2 > *last_end)
+		*last_end = t2;
+}
+
+static __always_inline void stamp(struct posix_record *r, int start, int end,
+				  __u64 t1, __u64 t2)
+{
+	if (r->times[start] == 0 || r->times[start] > t1)
+		r->times[start] = t1;
+	r->times[end] = t2;
+}
+
+/* Count one occurrence of v in a table of the first VALUE_TABLE_SLOTS
+ * distinct values; the top four are chosen in user space. */
+static __always_inline void table_count(struct value_slot *table, __s64 v)
+{
+	for (int i = 0; i < VALUE_TABLE_SLOTS; i++) {
+		if (table[i].count == 0) {
+			table[i].value = v;
+			table[i].count = 1;
+			return;
+		}
+		if (table[i].value == v) {
+			table[i].count++;
+			return;
+		}
+	}
+}
+
+static __always_inline int size_bucket(__s64 n)
+{
+	for (int i = 0; i < SIZE_BUCKETS - 1; i++)
+		if (n <= size_bucket_top[i])
+			return i;
+	return SIZE_BUCKETS - 1;
+}
+
+struct access {
+	bool write;
+	__s64 offset;
+	__s64 bytes;
+	int bucket;
+	bool mem_unaligned;
+	__u64 t1, t2;
+};
+
+/* One read or write, with every rule of Darshan's POSIX module.  Runs under
+ * the record's lock, so no helper calls in here. */
+static __always_inline void count_access(struct posix_record *r, struct access *a)
+{
+	__s64 *last = a->write ? &r->last_byte_written : &r->last_byte_read;
+	__s64 off = a->offset, n = a->bytes, stride = 0;
+	__s64 align = r->counters[POSIX_FILE_ALIGNMENT];
+	int ops = a->write ? POSIX_WRITES : POSIX_READS;
+	int bytes = a->write ? POSIX_BYTES_WRITTEN : POSIX_BYTES_READ;
+	int max_byte = a->write ? POSIX_MAX_BYTE_WRITTEN : POSIX_MAX_BYTE_READ;
+	int consec = a->write ? POSIX_CONSEC_WRITES : POSIX_CONSEC_READS;
+	int seq = a->write ? POSIX_SEQ_WRITES : POSIX_SEQ_READS;
+	int hist = a->write ? POSIX_SIZE_WRITE_0_100 : POSIX_SIZE_READ_0_100;
+	__u64 type = a->write ? IO_WRITE : IO_READ;
+	__u64 took = a->t2 - a->t1;
+
+	if (off > *last)
+		r->counters[seq]++;
+	if (off == *last + 1)
+		r->counters[consec]++;
+	if (off > 0 && off > *last && *last != 0)
+		stride = off - *last - 1;
+	*last = off + n - 1;
+	if (off + n - 1 > r->counters[max_byte])
+		r->counters[max_byte] = off + n - 1;
+	r->counters[ops]++;
+	r->counters[bytes] += n;
+	if (a->bucket >= 0 && a->bucket < SIZE_BUCKETS)
+		r->counters[hist + a->bucket]++;
+	table_count(r->access, n);
+	table_count(r->stride, stride);
+	if (a->mem_unaligned)
+		r->counters[POSIX_MEM_NOT_ALIGNED]++;
+	if (align > 0 && (__u64)off % (__u64)align != 0)
+		r->counters[POSIX_FILE_NOT_ALIGNED]++;
+	if (r->last_io_type != IO_NONE && r->last_io_type != type)
+		r->counters[POSIX_RW_SWITCHES]++;
+	r->last_io_type = type;
+	if (a->write) {
+		stamp(r, T_WRITE_START, T_WRITE_END, a->t1, a->t2);
+		if (took > r->times[T_MAX_WRITE_TIME]) {
+			r->times[T_MAX_WRITE_TIME] = took;
+			r->counters[POSIX_MAX_WRITE_TIME_SIZE] = n;
+		}
+		timer_add(&r->times[T_WRITE_TIME], &r->last_write_end, a->t1, a->t2);
+	} else {
+		stamp(r, T_READ_START, T_READ_END, a->t1, a->t2);
+		if (took > r->times[T_MAX_READ_TIME]) {
+			r->times[T_MAX_READ_TIME] = took;
+			r->counters[POSIX_MAX_READ_TIME_SIZE] = n;
+		}
+		timer_add(&r->times[T_READ_TIME], &r->last_read_end, a->t1, a->t2);
+	}
+}
+
+static __always_inline bool misaligned(__u64 addr)
+{
+	return mem_alignment > 0 && addr % (__u64)mem_alignment != 0;
+}
+
+/* Darshan counts a vector call as unaligned when any buffer is. */
+static __always_inline bool iov_misaligned(const struct iovec *iov, long cnt)
+{
+	for (int i = 0; i < IOV_CHECK_MAX && i < cnt; i++) {
+		void *base = 0;
+
+		bpf_probe_read_user(&base, sizeof(base), &iov[i].iov_base);
+		if (misaligned((__u64)base))
+			return true;
+	}
+	return false;
+}
+
+static __always_inline void on_rw(struct pt_regs *regs, long nr, bool write,
+				  __u32 proc, long ret, __u64 t1, __u64 t2)
+{
+	struct file *f = 0;
+	struct posix_record *r = fd_record(proc, PT_REGS_PARM1_CORE_SYSCALL(regs), &f);
+	__u64 buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	__s64 pos = PT_REGS_PARM4_CORE_SYSCALL(regs);
+	struct access a = { .write = write, .bytes = ret, .t1 = t1, .t2 = t2 };
+
+	if (!r)
+		return;
+	switch (nr) {
+	case NR_pread64: case NR_pwrite64:
+		a.offset = pos;
+		a.mem_unaligned = misaligned(buf);
+		break;
+	case NR_preadv: case NR_pwritev: case NR_preadv2: case NR_pwritev2:
+		/* preadv2 with offset -1 uses (and moves) the file position */
+		a.offset = pos == -1 ? BPF_CORE_READ(f, f_pos) - ret : pos;
+		a.mem_unaligned = iov_misaligned((const struct iovec *)buf,
+						 PT_REGS_PARM3_CORE_SYSCALL(regs));
+		break;
+	case NR_readv: case NR_writev:
+		a.offset = BPF_CORE_READ(f, f_pos) - ret;
+		a.mem_unaligned = iov_misaligned((const struct iovec *)buf,
+						 PT_REGS_PARM3_CORE_SYSCALL(regs));
+		break;
+	default:
+		/* The position after the call, less what moved: right for
+		 * O_APPEND and for fds shared across threads and forks. */
+		a.offset = BPF_CORE_READ(f, f_pos) - ret;
+		a.mem_unaligned = misaligned(buf);
+	}
+	a.bucket = size_bucket(ret);
+	bpf_spin_lock(&r->lock);
+	count_access(r, &a);
+	bpf_spin_unlock(&r->lock);
+}
+
+/* Open-like calls, dups, seeks and stats: counters plus META time. */
+struct meta_op {
+	int counter;
+	int also;        /* a second counter (dups are opens too), or -1 */
+	bool opening;    /* stamps OPEN times */
+	bool by_path;    /* a path-based open resets the sequence state */
+	__s64 mode;      /* POSIX_MODE to record, 0 for none */
+};
+
+static __always_inline void count_meta(struct posix_record *r, const struct meta_op *m,
+				       __u64 t1, __u64 t2)
+{
+	bpf_spin_lock(&r->lock);
+	if (m->counter >= 0 && m->counter < POSIX_NUM_COUNTERS)
+		r->counters[m->counter]++;
+	if (m->also >= 0 && m->also < POSIX_NUM_COUNTERS)
+		r->counters[m->also]++;
+	if (m->opening)
+		stamp(r, T_OPEN_START, T_OPEN_END, t1, t2);
+	if (m->by_path) {
+		r->last_byte_read = 0;
+		r->last_byte_written = 0;
+	}
+	if (m->mode)
+		r->counters[POSIX_MODE] = m->mode;
+	timer_add(&r->times[T_META_TIME], &r->last_meta_end, t1, t2);
+	bpf_spin_unlock(&r->lock);
+}
+
+static const struct meta_op stat_op = { .counter = POSIX_STATS, .also = -1 };
+static const struct meta_op seek_op = { .counter = POSIX_SEEKS, .also = -1 };
+static const struct meta_op dup_op = { .counter = POSIX_DUPS, .also = POSIX_OPENS,
+				 .opening = true };
+
+static __always_inline void on_open(struct pt_regs *regs, long nr, __u32 proc,
+				    long fd, __u64 t1, __u64 t2)
+{
+	long dirfd = AT_FDCWD;
+	const char *upath;
+	__u64 flags, mode;
+	struct file *f = fd_file(fd);
+	struct file_key key = {};
+	struct posix_record *r;
+	bool created = false, dropped = false;
+
+	if (!f || !file_key_of(f, proc, &key))
+		return;
+	switch (nr) {
+	case NR_open:
+		upath = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		flags = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		mode = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		break;
+	case NR_creat:
+		upath = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		flags = O_CREAT;
+		mode = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		break;
+	case NR_openat:
+		dirfd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		upath = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+		flags = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		mode = PT_REGS_PARM4_CORE_SYSCALL(regs);
+		break;
+	default: {  /* openat2: flags and mode come in a struct open_how */
+		struct open_how how = {};
+
+		dirfd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		upath = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+		bpf_probe_read_user(&how, sizeof(how),
+				    (void *)PT_REGS_PARM3_CORE_SYSCALL(regs));
+		flags = how.flags;
+		mode = how.mode;
+	}
+	}
+	r = get_record(&key, fs_alignment(f), &created, &dropped);
+	if (created || dropped)
+		send_path(EV_OPEN, &key, t1, t2, upath, dirfd, dropped);
+	if (!r || (r->flags & RECORD_EXCLUDED))
+		return;
+	struct meta_op m = { .counter = POSIX_OPENS, .also = -1,
+			     .opening = true, .by_path = true };
+	/* Darshan only sees a mode when the call creates files */
+	if (flags & (O_CREAT | O_TMPFILE))
+		m.mode = mode;
+	count_meta(r, &m, t1, t2);
+}
+
+/* The parts of x86-64's struct stat that identify a file. */
+struct stat_head {
+	__u64 dev;
+	__u64 ino;
+	__u64 nlink;
+	__u32 mode;
+	__u32 uid;
+	__u32 gid;
+	__u32 pad;
+	__u64 rdev;
+	__s64 size;
+	__s64 blksize;
+};
+
+/* stat() reports the device as new_encode_dev() packs it. */
+static __always_inline __u32 decode_dev(__u64 d)
+{
+	__u32 major = (d >> 8) & 0xfff;
+	__u32 minor = (d & 0xff) | ((d >> 12) & 0xfff00);
+
+	return (major << MINORBITS) | minor;
+}
+
+static __always_inline void on_stat_path(struct pt_regs *regs, long nr, __u32 proc,
+					 __u64 t1, __u64 t2)
+{
+	long dirfd = AT_FDCWD;
+	const char *upath = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+	struct file_key key = { .proc = proc };
+	struct posix_record *r;
+	bool created = false, dropped = false;
+	__s64 blksize;
+	__u32 mode;
+	char first = 0;
+
+	if (nr == NR_statx) {
+		struct statx sx = {};
+		long flags = PT_REGS_PARM3_CORE_SYSCALL(regs);
+
+		dirfd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		bpf_probe_read_user(&first, 1, upath);
+		if ((flags & AT_EMPTY_PATH) && !first) {
+			struct file *f = 0;
+
+			r = fd_record(proc, dirfd, &f);
+			if (r)
+				count_meta(r, &stat_op, t1, t2);
+			return;
+		}
+		bpf_probe_read_user(&sx, sizeof(sx),
+				    (void *)PT_REGS_PARM5_CORE_SYSCALL(regs));
+		mode = sx.stx_mode;
+		key.dev = (sx.stx_dev_major << MINORBITS) | sx.stx_dev_minor;
+		key.ino = sx.stx_ino;
+		blksize = sx.stx_blksize;
+	} else {
+		struct stat_head st = {};
+		void *buf;
+
+		if (nr == NR_newfstatat) {
+			long flags = PT_REGS_PARM4_CORE_SYSCALL(regs);
+
+			dirfd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
+			buf = (void *)PT_REGS_PARM3_CORE_SYSCALL(regs);
+			bpf_probe_read_user(&first, 1, upath);
+			if ((flags & AT_EMPTY_PATH) && !first) {
+				struct file *f = 0;
+
+				r = fd_record(proc, dirfd, &f);
+				if (r)
+					count_meta(r, &stat_op, t1, t2);
+				return;
+			}
+		} else {
+			upath = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
+			buf = (void *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+		}
+		bpf_probe_read_user(&st, sizeof(st), buf);
+		mode = st.mode;
+		key.dev = decode_dev(st.dev);
+		key.ino = st.ino;
+		blksize = st.blksize;
+	}
+	if ((mode & S_IFMT) != S_IFREG)
+		return;
+	r = get_record(&key, blksize, &created, &dropped);
+	if (created || dropped)
+		send_path(EV_STAT, &key, t1, t2, upath, dirfd, dropped);
+	if (r && !(r->flags & RECORD_EXCLUDED))
+		count_meta(r, &stat_op, t1, t2);
+}
+
+static __always_inline void on_rename(struct pt_regs *regs, long nr, __u32 proc,
+				      __u64 t1, __u64 t2)
+{
+	struct file_key key = { .proc = proc };
+	long olddir = AT_FDCWD, newdir = AT_FDCWD;
+	const char *oldp, *newp;
+
+	if (nr == NR_rename) {
+		oldp = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		newp = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+	} else {
+		olddir = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		oldp = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+		newdir = (int)PT_REGS_PARM3_CORE_SYSCALL(regs);
+		newp = (const char *)PT_REGS_PARM4_CORE_SYSCALL(regs);
+	}
+	send_path(EV_RENAME_SRC, &key, t1, t2, oldp, olddir, false);
+	send_path(EV_RENAME_DST, &key, t1, t2, newp, newdir, false);
+}
+
+static __always_inline void on_close(struct task_state *st, __u64 t1, __u64 t2)
+{
+	struct posix_record *r = bpf_map_lookup_elem(&records, &st->closing);
+
+	if (!r || (r->flags & RECORD_EXCLUDED))
+		return;
+	bpf_spin_lock(&r->lock);
+	stamp(r, T_CLOSE_START, T_CLOSE_END, t1, t2);
+	r->last_byte_read = 0;
+	r->last_byte_written = 0;
+	timer_add(&r->times[T_META_TIME], &r->last_meta_end, t1, t2);
+	bpf_spin_unlock(&r->lock);
+}
+
+static __always_inline void on_sync(__u32 proc, long fd, int counter, __u64 t1, __u64 t2)
+{
+	struct file *f = 0;
+	struct posix_record *r = fd_record(proc, fd, &f);
+
+	if (!r)
+		return;
+	bpf_spin_lock(&r->lock);
+	r->counters[counter]++;
+	timer_add(&r->times[T_WRITE_TIME], &r->last_write_end, t1, t2);
+	bpf_spin_unlock(&r->lock);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	int cls = classify(id);
+	struct task_state *st;
+
+	if (cls == C_NONE)
+		return 0;
+	st = traced_task(bpf_get_current_task_btf());
+	if (!st)
+		return 0;
+	st->nr = id;
+	if (cls == C_CLOSE) {
+		struct file *f = fd_file(PT_REGS_PARM1_CORE_SYSCALL(regs));
+
+		__builtin_memset(&st->closing, 0, sizeof(st->closing));
+		if (f)
+			file_key_of(f, st->proc, &st->closing);
+	}
+	st->start_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	long nr = BPF_CORE_READ(regs, orig_ax);
+	int cls = classify(nr);
+	struct task_state *st;
+	struct file *f = 0;
+	struct posix_record *r;
+	__u64 t1, t2;
+	__u32 proc;
+
+	if (cls == C_NONE)
+		return 0;
+	st = traced_task(bpf_get_current_task_btf());
+	if (!st || st->nr != nr || !st->start_ns)
+		return 0;
+	t2 = bpf_ktime_get_ns();
+	t1 = st->start_ns;
+	st->start_ns = 0;
+	proc = st->proc;
+	if (cls == C_MMAP) {
+		if ((unsigned long)ret >= (unsigned long)-MAX_ERRNO ||
+		    (PT_REGS_PARM4_CORE_SYSCALL(regs) & MAP_ANONYMOUS))
+			return 0;
+		r = fd_record(proc, PT_REGS_PARM5_CORE_SYSCALL(regs), &f);
+		if (r)
+			__sync_fetch_and_add(&r->counters[POSIX_MMAPS], 1);
+		return 0;
+	}
+	if (ret < 0)
+		return 0;
+	switch (cls) {
+	case C_OPEN:
+		on_open(regs, nr, proc, ret, t1, t2);
+		break;
+	case C_CLOSE:
+		on_close(st, t1, t2);
+		break;
+	case C_READ:
+		on_rw(regs, nr, false, proc, ret, t1, t2);
+		break;
+	case C_WRITE:
+		on_rw(regs, nr, true, proc, ret, t1, t2);
+		break;
+	case C_SEEK:
+		r = fd_record(proc, PT_REGS_PARM1_CORE_SYSCALL(regs), &f);
+		if (r)
+			count_meta(r, &seek_op, t1, t2);
+		break;
+	case C_FSYNC:
+		on_sync(proc, PT_REGS_PARM1_CORE_SYSCALL(regs), POSIX_FSYNCS, t1, t2);
+		break;
+	case C_FDSYNC:
+		on_sync(proc, PT_REGS_PARM1_CORE_SYSCALL(regs), POSIX_FDSYNCS, t1, t2);
+		break;
+	case C_STAT_PATH:
+		on_stat_path(regs, nr, proc, t1, t2);
+		break;
+	case C_STAT_FD:
+		r = fd_record(proc, PT_REGS_PARM1_CORE_SYSCALL(regs), &f);
+		if (r)
+			count_meta(r, &stat_op, t1, t2);
+		break;
+	case C_DUP:
+		if (nr == NR_fcntl) {
+			long cmd = PT_REGS_PARM2_CORE_SYSCALL(regs);
+
+			if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
+				break;
+		}
+		r = fd_record(proc, ret, &f);
+		if (r)
+			count_meta(r, &dup_op, t1, t2);
+		break;
+	case C_RENAME:
+		on_rename(regs, nr, proc, t1, t2);
+		break;
+	}
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,326 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* ebpf_darshan._shim: see shim.h. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include "shim.h"
+
+/* libbpf's own messages (verifier logs included) are kept, not printed:
+ * user space turns failures into one line and shows the log on request. */
+#define LOG_CAP (256 * 1024)
+static char libbpf_log[LOG_CAP];
+static size_t libbpf_log_len;
+static char last_error[512];
+
+static int keep_libbpf_output(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	int n;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	if (libbpf_log_len >= LOG_CAP - 1)
+		libbpf_log_len = 0;
+	n = vsnprintf(libbpf_log + libbpf_log_len, LOG_CAP - libbpf_log_len, fmt, ap);
+	if (n > 0)
+		libbpf_log_len += (size_t)n < LOG_CAP - libbpf_log_len ? (size_t)n
+								      : LOG_CAP - libbpf_log_len - 1;
+	return 0;
+}
+
+static int fail(int err, const char *what, const char *name)
+{
+	if (err > 0)
+		err = -err;
+	snprintf(last_error, sizeof(last_error), "%s%s%s: %s", what, name ? " " : "",
+		 name ? name : "", strerror(-err));
+	errno = -err;
+	return err;
+}
+
+const char *edb_last_error(void)
+{
+	return last_error;
+}
+
+const char *edb_libbpf_log(void)
+{
+	return libbpf_log;
+}
+
+struct edb_object {
+	struct bpf_object *obj;
+	struct bpf_link **links;
+	size_t nlinks;
+};
+
+struct edb_object *edb_open(const char *path)
+{
+	struct edb_object *o;
+	int err;
+
+	libbpf_set_print(keep_libbpf_output);
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		fail(-ENOMEM, "open", path);
+		return NULL;
+	}
+	o->obj = bpf_object__open_file(path, NULL);
+	err = libbpf_get_error(o->obj);
+	if (err) {
+		fail(err, "cannot open BPF object", path);
+		free(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Set a `const volatile` global before load, found by name in .rodata's BTF. */
+int edb_set_const(struct edb_object *o, const char *name, const void *data, size_t size)
+{
+	struct btf *btf = bpf_object__btf(o->obj);
+	struct bpf_map *map;
+	const struct btf_var_secinfo *vsi;
+	const struct btf_type *sec;
+	size_t sz;
+	char *img;
+	int id, i;
+
+	id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -ENOENT;
+	if (id < 0)
+		return fail(-ENOENT, "no .rodata for", name);
+	sec = btf__type_by_id(btf, id);
+	bpf_object__for_each_map(map, o->obj) {
+		const char *mname = bpf_map__name(map);
+		size_t len = strlen(mname);
+
+		if (bpf_map__is_internal(map) && len >= 7 && !strcmp(mname + len - 7, ".rodata"))
+			break;
+	}
+	if (!map)
+		return fail(-ENOENT, "no .rodata map for", name);
+	img = bpf_map__initial_value(map, &sz);
+	vsi = btf_var_secinfos(sec);
+	for (i = 0; i < btf_vlen(sec); i++, vsi++) {
+		const struct btf_type *var = btf__type_by_id(btf, vsi->type);
+
+		if (strcmp(btf__name_by_offset(btf, var->name_off), name))
+			continue;
+		if (vsi->size != size || vsi->offset + size > sz)
+			return fail(-EINVAL, "size mismatch for", name);
+		memcpy(img + vsi->offset, data, size);
+		return 0;
+	}
+	return fail(-ENOENT, "no constant", name);
+}
+
+static struct bpf_map *find_map(struct edb_object *o, const char *name)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(o->obj, name);
+
+	if (!map)
+		fail(-ENOENT, "no map", name);
+	return map;
+}
+
+int edb_resize_map(struct edb_object *o, const char *name, unsigned int max_entries)
+{
+	struct bpf_map *map = find_map(o, name);
+	int err;
+
+	if (!map)
+		return -ENOENT;
+	err = bpf_map__set_max_entries(map, max_entries);
+	return err ? fail(err, "cannot resize map", name) : 0;
+}
+
+int edb_share_map(struct edb_object *o, const char *name, int fd)
+{
+	struct bpf_map *map = find_map(o, name);
+	int err;
+
+	if (!map)
+		return -ENOENT;
+	err = bpf_map__reuse_fd(map, fd);
+	return err ? fail(err, "cannot share map", name) : 0;
+}
+
+int edb_load(struct edb_object *o)
+{
+	int err = bpf_object__load(o->obj);
+
+	return err ? fail(err, "cannot load BPF object", bpf_object__name(o->obj)) : 0;
+}
+
+int edb_attach(struct edb_object *o)
+{
+	struct bpf_program *prog;
+	size_t n = 0;
+	int err;
+
+	bpf_object__for_each_program(prog, o->obj)
+		n++;
+	o->links = calloc(n ? n : 1, sizeof(*o->links));
+	if (!o->links)
+		return fail(-ENOMEM, "attach", NULL);
+	bpf_object__for_each_program(prog, o->obj) {
+		struct bpf_link *link;
+
+		if (!bpf_program__autoload(prog))
+			continue;
+		link = bpf_program__attach(prog);
+		err = libbpf_get_error(link);
+		if (err)
+			return fail(err, "cannot attach", bpf_program__name(prog));
+		o->links[o->nlinks++] = link;
+	}
+	return 0;
+}
+
+int edb_map_fd(struct edb_object *o, const char *name)
+{
+	struct bpf_map *map = find_map(o, name);
+
+	return map ? bpf_map__fd(map) : -ENOENT;
+}
+
+void edb_close(struct edb_object *o)
+{
+	if (!o)
+		return;
+	while (o->nlinks)
+		bpf_link__destroy(o->links[--o->nlinks]);
+	free(o->links);
+	bpf_object__close(o->obj);
+	free(o);
+}
+
+int edb_map_update(int fd, const void *key, const void *value, unsigned long long flags)
+{
+	int err = bpf_map_update_elem(fd, key, value, flags);
+
+	return err ? fail(-errno, "map update", NULL) : 0;
+}
+
+int edb_map_lookup(int fd, const void *key, void *value, unsigned long long flags)
+{
+	int err = bpf_map_lookup_elem_flags(fd, key, value, flags);
+
+	return err ? fail(-errno, "map lookup", NULL) : 0;
+}
+
+/* Copy every entry of a hash map into keys/values (capacity entries at
+ * most) in batches; each value is copied under its spin lock, if it has
+ * one.  Returns the number of entries copied. */
+long edb_map_dump(int fd, void *keys, size_t key_size, void *values, size_t value_size,
+		  size_t capacity)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_F_LOCK);
+	unsigned long long batch = 0;
+	size_t total = 0;
+	bool first = true;
+
+	while (total < capacity) {
+		__u32 count = capacity - total;
+		int err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch,
+					       (char *)keys + total * key_size,
+					       (char *)values + total * value_size, &count, &opts);
+
+		total += count;
+		first = false;
+		if (err) {
+			if (errno == ENOENT)
+				break;
+			return fail(-errno, "map batch read", NULL);
+		}
+	}
+	return total;
+}
+
+/* Events drained from the ring buffer are laid out as
+ * [u32 length][payload, padded to 8 bytes] in a growing buffer. */
+struct edb_events {
+	struct ring_buffer *rb;
+	char *buf;
+	size_t len, cap;
+	int oom;
+};
+
+static int keep_event(void *ctx, void *data, size_t size)
+{
+	struct edb_events *ev = ctx;
+	size_t need = 8 + ((size + 7) & ~(size_t)7);
+
+	if (ev->len + need > ev->cap) {
+		size_t cap = ev->cap ? ev->cap * 2 : 1 << 20;
+		char *buf;
+
+		while (cap < ev->len + need)
+			cap *= 2;
+		buf = realloc(ev->buf, cap);
+		if (!buf) {
+			ev->oom = 1;
+			return 0;
+		}
+		ev->buf = buf;
+		ev->cap = cap;
+	}
+	*(unsigned int *)(ev->buf + ev->len) = size;
+	memcpy(ev->buf + ev->len + 8, data, size);
+	ev->len += need;
+	return 0;
+}
+
+struct edb_events *edb_events_new(int map_fd)
+{
+	struct edb_events *ev = calloc(1, sizeof(*ev));
+	int err;
+
+	if (!ev) {
+		fail(-ENOMEM, "ring buffer", NULL);
+		return NULL;
+	}
+	ev->rb = ring_buffer__new(map_fd, keep_event, ev, NULL);
+	err = libbpf_get_error(ev->rb);
+	if (err) {
+		fail(err, "ring buffer", NULL);
+		free(ev);
+		return NULL;
+	}
+	return ev;
+}
+
+/* Wait up to timeout_ms, drain everything, return the bytes now buffered. */
+long edb_events_poll(struct edb_events *ev, int timeout_ms)
+{
+	int err = ring_buffer__poll(ev->rb, timeout_ms);
+
+	if (err < 0 && err != -EINTR)
+		return fail(err, "ring buffer poll", NULL);
+	if (ev->oom)
+		return fail(-ENOMEM, "ring buffer drain", NULL);
+	return ev->len;
+}
+
+const void *edb_events_data(struct edb_events *ev)
+{
+	return ev->buf;
+}
+
+void edb_events_clear(struct edb_events *ev)
+{
+	ev->len = 0;
+}
+
+void edb_events_free(struct edb_events *ev)
+{
+	if (!ev)
+		return;
+	ring_buffer__free(ev->rb);
+	free(ev->buf);
+	free(ev);
+}

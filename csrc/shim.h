@@ -1,0 +1,29 @@
+/* The C surface of ebpf_darshan._shim: a thin layer over libbpf that does
+ * only what Python cannot do quickly or safely (load and attach objects,
+ * drain the ring buffer, batch-read maps into caller-supplied buffers).
+ * This file is also the cffi cdef, so it holds declarations only. */
+struct edb_object;
+struct edb_events;
+
+const char *edb_last_error(void);
+const char *edb_libbpf_log(void);
+
+struct edb_object *edb_open(const char *path);
+int edb_set_const(struct edb_object *obj, const char *name, const void *data, size_t size);
+int edb_resize_map(struct edb_object *obj, const char *map, unsigned int max_entries);
+int edb_share_map(struct edb_object *obj, const char *map, int fd);
+int edb_load(struct edb_object *obj);
+int edb_attach(struct edb_object *obj);
+int edb_map_fd(struct edb_object *obj, const char *map);
+void edb_close(struct edb_object *obj);
+
+int edb_map_update(int fd, const void *key, const void *value, unsigned long long flags);
+int edb_map_lookup(int fd, const void *key, void *value, unsigned long long flags);
+long edb_map_dump(int fd, void *keys, size_t key_size, void *values, size_t value_size,
+                  size_t capacity);
+
+struct edb_events *edb_events_new(int map_fd);
+long edb_events_poll(struct edb_events *ev, int timeout_ms);
+const void *edb_events_data(struct edb_events *ev);
+void edb_events_clear(struct edb_events *ev);
+void edb_events_free(struct edb_events *ev);

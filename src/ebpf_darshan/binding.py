@@ -1,0 +1,129 @@
+"""The only module that touches the compiled libbpf shim (ebpf_darshan._shim).
+
+Everything above it sees BpfObject, EventStream and numpy arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ._shim import ffi, lib
+
+# Map update flags from <linux/bpf.h>.
+BPF_ANY = 0
+BPF_F_LOCK = 4
+
+
+class BpfError(RuntimeError):
+    """A libbpf or kernel refusal, with a one-line message."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.log = ffi.string(lib.edb_libbpf_log()).decode(errors="replace")
+
+
+def _check(rc: int) -> int:
+    if rc < 0:
+        raise BpfError(ffi.string(lib.edb_last_error()).decode(errors="replace"))
+    return rc
+
+
+def object_path(name: str) -> Path:
+    """Path of a BPF object shipped inside the package."""
+    return Path(str(resources.files("ebpf_darshan") / "bpf" / name))
+
+
+class BpfObject:
+    """One CO-RE BPF object: open, configure, load, attach."""
+
+    def __init__(self, name: str):
+        path = object_path(name)
+        if not path.exists():
+            raise BpfError(f"BPF object {name} is missing from the installation")
+        self._obj = lib.edb_open(str(path).encode())
+        if self._obj == ffi.NULL:
+            _check(-1)
+        self.name = name
+
+    def set_const(self, name: str, value: np.generic) -> None:
+        data = np.asarray(value).tobytes()
+        _check(lib.edb_set_const(self._obj, name.encode(), data, len(data)))
+
+    def resize_map(self, map_name: str, max_entries: int) -> None:
+        _check(lib.edb_resize_map(self._obj, map_name.encode(), max_entries))
+
+    def share_map(self, map_name: str, owner: "BpfObject") -> None:
+        """Use owner's copy of map_name instead of our own."""
+        _check(lib.edb_share_map(self._obj, map_name.encode(), owner.map_fd(map_name)))
+
+    def load(self) -> None:
+        _check(lib.edb_load(self._obj))
+
+    def attach(self) -> None:
+        _check(lib.edb_attach(self._obj))
+
+    def map_fd(self, map_name: str) -> int:
+        return _check(lib.edb_map_fd(self._obj, map_name.encode()))
+
+    def close(self) -> None:
+        if self._obj != ffi.NULL:
+            lib.edb_close(self._obj)
+            self._obj = ffi.NULL
+
+
+def map_update(fd: int, key: np.ndarray, value: np.ndarray, flags: int = BPF_ANY) -> None:
+    _check(lib.edb_map_update(fd, ffi.from_buffer(key), ffi.from_buffer(value), flags))
+
+
+def map_lookup(fd: int, key: np.ndarray, value_dtype: np.dtype, flags: int = 0) -> np.ndarray:
+    value = np.zeros(1, dtype=value_dtype)
+    _check(lib.edb_map_lookup(fd, ffi.from_buffer(key), ffi.from_buffer(value), flags))
+    return value
+
+
+def map_dump(fd: int, key_dtype: np.dtype, value_dtype: np.dtype, capacity: int,
+             flags: int = BPF_F_LOCK) -> tuple[np.ndarray, np.ndarray]:
+    """All entries of a hash map, read in batches into numpy arrays."""
+    keys = np.zeros(capacity, dtype=key_dtype)
+    values = np.zeros(capacity, dtype=value_dtype)
+    n = _check(lib.edb_map_dump(fd, ffi.from_buffer(keys), key_dtype.itemsize,
+                                ffi.from_buffer(values), value_dtype.itemsize, capacity))
+    return keys[:n], values[:n]
+
+
+class EventStream:
+    """The ring buffer, drained by the shim into one byte buffer per poll."""
+
+    def __init__(self, map_fd: int):
+        self._ev = lib.edb_events_new(map_fd)
+        if self._ev == ffi.NULL:
+            _check(-1)
+
+    def poll(self, timeout_ms: int) -> list[bytes]:
+        """Events that arrived within timeout_ms (all pending ones)."""
+        n = _check(lib.edb_events_poll(self._ev, timeout_ms))
+        if n == 0:
+            return []
+        raw = bytes(ffi.buffer(lib.edb_events_data(self._ev), n))
+        lib.edb_events_clear(self._ev)
+        out = []
+        pos = 0
+        while pos < n:
+            size = int.from_bytes(raw[pos:pos + 4], "little")
+            out.append(raw[pos + 8:pos + 8 + size])
+            pos += 8 + ((size + 7) & ~7)
+        return out
+
+    def close(self) -> None:
+        if self._ev != ffi.NULL:
+            lib.edb_events_free(self._ev)
+            self._ev = ffi.NULL
+
+
+def task_key(pid: int) -> np.ndarray:
+    """Key of a task-storage map: a pidfd for the task (caller closes it)."""
+    return np.array([os.pidfd_open(pid)], dtype=np.int32)
