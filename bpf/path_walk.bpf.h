@@ -16,50 +16,69 @@
 	((type *)((void *)(ptr) - bpf_core_field_offset(type, member)))
 #endif
 
+struct walk_state {
+	struct dentry *dentry;
+	struct mount *mnt;
+	struct dentry *root_dentry;
+	struct vfsmount *root_mnt;
+	char *dst;
+	__u32 off;
+	bool done;
+};
+
+/* One step up the tree; bpf_loop verifies this body once, where an
+ * unrolled or bounded loop would be verified once per path length. */
+static long walk_step(__u32 i, struct walk_state *w)
+{
+	struct dentry *dentry = w->dentry;
+	struct mount *mnt = w->mnt;
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+	struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
+	long n;
+
+	if (dentry == w->root_dentry && &mnt->mnt == w->root_mnt)
+		goto done;
+	if (dentry == mnt_root || dentry == parent) {
+		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+
+		/* the top of the mount tree outside our root: done */
+		if (up == mnt)
+			goto done;
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = up;
+		return 0;
+	}
+	if (w->off > WALK_BUF_LEN - NAME_COPY_MAX)
+		return 1;
+	n = bpf_probe_read_kernel_str(w->dst + (w->off & (WALK_BUF_LEN - 1)), NAME_COPY_MAX,
+				      BPF_CORE_READ(dentry, d_name.name));
+	if (n <= 0)
+		return 1;
+	w->off += n;
+	w->dentry = parent;
+	return 0;
+done:
+	w->done = true;
+	return 1;
+}
+
 /* Write the components of `path` into dst (room: WALK_BUF_LEN + NAME_COPY_MAX
- * bytes), each with its NUL.  Returns the bytes written. */
-static __noinline __u32 walk_path(char *dst, const struct path *path, __u8 *truncated)
+ * bytes), each with its NUL, leaf first.  Returns the bytes written. */
+static __always_inline __u32 walk_path(char *dst, const struct path *path, __u8 *truncated)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct dentry *root_dentry = BPF_CORE_READ(task, fs, root.dentry);
-	struct vfsmount *root_mnt = BPF_CORE_READ(task, fs, root.mnt);
-	struct dentry *dentry = BPF_CORE_READ(path, dentry);
-	struct vfsmount *vfsmnt = BPF_CORE_READ(path, mnt);
-	struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
-	__u32 off = 0;
+	struct walk_state w = {
+		.dentry = BPF_CORE_READ(path, dentry),
+		.mnt = container_of(BPF_CORE_READ(path, mnt), struct mount, mnt),
+		.root_dentry = BPF_CORE_READ(task, fs, root.dentry),
+		.root_mnt = BPF_CORE_READ(task, fs, root.mnt),
+		.dst = dst,
+	};
 
-	if (!dst)
-		return 0;
-	for (int i = 0; i < WALK_MAX_DEPTH; i++) {
-		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-		struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
-		const unsigned char *name;
-		long n;
-
-		if (dentry == root_dentry && &mnt->mnt == root_mnt)
-			return off;
-		if (dentry == mnt_root || dentry == parent) {
-			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
-
-			/* the top of the mount tree outside our root: done */
-			if (up == mnt)
-				return off;
-			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
-			mnt = up;
-			continue;
-		}
-		if (off > WALK_BUF_LEN - NAME_COPY_MAX)
-			break;
-		name = BPF_CORE_READ(dentry, d_name.name);
-		n = bpf_probe_read_kernel_str(dst + (off & (WALK_BUF_LEN - 1)),
-					      NAME_COPY_MAX, name);
-		if (n <= 0)
-			break;
-		off += n;
-		dentry = parent;
-	}
-	*truncated = 1;
-	return off;
+	bpf_loop(WALK_MAX_DEPTH, walk_step, &w, 0);
+	if (!w.done)
+		*truncated = 1;
+	return w.off;
 }
 
 #endif /* PATH_WALK_BPF_H */

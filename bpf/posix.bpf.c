@@ -62,12 +62,18 @@ struct {
 	__type(value, struct posix_record);
 } records SEC(".maps");
 
-/* An all-zero record to insert: it is too big for the BPF stack. */
+/* An all-zero record to insert: it is too big for the BPF stack.  Plain
+ * bytes, because a value holding a spin lock may not be the source of an
+ * update. */
+struct record_bytes {
+	char bytes[sizeof(struct posix_record)];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct posix_record);
+	__type(value, struct record_bytes);
 } record_template SEC(".maps");
 
 /* Upper bounds of Darshan's ten access-size buckets (the last is open). */
