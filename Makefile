@@ -1,0 +1,45 @@
+# Two commands matter: `make demo` and `make test`.  Both set up everything
+# they need on a fresh Debian/Ubuntu machine (run as root).
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
+	libc6-dev python3-venv python3-dev
+INSTALLED := $(VENV)/.installed
+SOURCES := $(wildcard bpf/*.c bpf/*.h csrc/*.c csrc/*.h csrc/*.py src/ebpf_darshan/*.py \
+	src/ebpf_darshan/*/*.py) setup.py
+
+.PHONY: all setup demo test bench clean
+
+all: setup
+
+# System packages: only installed when a tool is missing.
+.apt-done:
+	@if ! command -v clang >/dev/null || ! command -v bpftool >/dev/null \
+	    || [ ! -e /usr/include/bpf/libbpf.h ] || [ ! -e /usr/include/gelf.h ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+	@touch $@
+
+$(VENV)/bin/python: .apt-done
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(INSTALLED): $(VENV)/bin/python $(SOURCES) requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q .
+	@touch $@
+
+setup: $(INSTALLED)
+
+demo: setup
+	@bash demo/run.sh $(VENV)
+
+test: setup
+	$(PY) -m pytest -q tests
+
+bench: setup
+	$(PY) bench/overhead.py
+
+clean:
+	rm -rf build src/*.egg-info src/ebpf_darshan/bpf src/ebpf_darshan/_shim* .apt-done
+	$(MAKE) -C bpf clean

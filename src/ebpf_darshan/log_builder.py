@@ -1,0 +1,98 @@
+"""A finished recording as a Darshan log: ranks, names, POSIX records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import __version__
+from . import bpf_layout as L
+from . import posix_records as P
+from .darshan import Job, Log, record_id
+from .recorder import Recording
+
+POSIX_PARTIAL_BIT = 1 << 1  # module id 1
+
+
+@dataclass
+class JobFacts:
+    uid: int
+    jobid: int
+    argv: list[str]
+    mounts: list[tuple[str, str]]
+
+
+def _unnamed(key: np.void) -> str:
+    """A record whose name event was lost keeps its data under this name."""
+    return f"<ebpf-darshan:unnamed dev={int(key['dev']) >> 20}:{int(key['dev']) & 0xfffff} ino={int(key['ino'])}>"
+
+
+def _named_records(rec: Recording, keys: np.ndarray, values: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, list[str], int]:
+    """The kernel records that count, with their names."""
+    names = [rec.names.get((int(k["proc"]), int(k["dev"]), int(k["ino"]))) for k in keys]
+    unnamed = 0
+    for i, name in enumerate(names):
+        if name is None:
+            names[i] = _unnamed(keys[i])
+            unnamed += 1
+    keep = np.array([(v["flags"] & L.RECORD_EXCLUDED) == 0 and not rec.path_filter.excluded(n)
+                     for v, n in zip(values, names)], dtype=bool)
+    kept_names = [n for n, k in zip(names, keep) if k]
+    return keys[keep], values[keep], kept_names, unnamed
+
+
+def _apply_renames(rec: Recording, by_file: dict[tuple[int, str], np.void],
+                   rank_of: dict[int, int]) -> None:
+    """Darshan's rename counters: the source must have a record already."""
+    for r in rec.renames:
+        src = by_file.get((r.proc, r.old))
+        if src is None or r.proc not in rank_of or rec.path_filter.excluded(r.new):
+            continue
+        src["counters"][P.C["POSIX_RENAME_SOURCES"]] += 1
+        src["fcounters"][P.F["POSIX_F_META_TIME"]] += (r.end_ns - r.start_ns) / P.NS_PER_S
+        dst = by_file.get((r.proc, r.new))
+        if dst is None:
+            dst = np.zeros(1, dtype=P.DTYPE)[0]
+            dst["id"] = record_id(r.new)
+            dst["rank"] = rank_of[r.proc]
+            by_file[(r.proc, r.new)] = dst
+        dst["counters"][P.C["POSIX_RENAME_TARGETS"]] += 1
+        if dst["counters"][P.C["POSIX_RENAMED_FROM"]] == 0:
+            dst["counters"][P.C["POSIX_RENAMED_FROM"]] = np.int64(
+                np.uint64(record_id(r.old)).view(np.int64))
+
+
+def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.ndarray,
+              facts: JobFacts) -> Log:
+    keys, values, names, unnamed = _named_records(rec, keys, values)
+    procs = sorted(set(int(p) for p in keys["proc"]))
+    rank_of = {proc: rank for rank, proc in enumerate(procs)}
+    ids = np.array([record_id(n) for n in names], dtype=np.uint64)
+    ranks = np.array([rank_of[int(p)] for p in keys["proc"]], dtype=np.int64)
+    converted = P.from_kernel(values, ids, ranks, rec.start_ktime)
+
+    groups: dict[tuple[int, str], list[int]] = {}
+    for i, (proc, name) in enumerate(zip(keys["proc"], names)):
+        groups.setdefault((int(proc), name), []).append(i)
+    by_file = {k: (converted[ix[0]].copy() if len(ix) == 1 else P.reduce_file(converted[ix]))
+               for k, ix in groups.items()}
+    _apply_renames(rec, by_file, rank_of)
+    records = np.array(list(by_file.values()), dtype=P.DTYPE)
+    name_table = {int(r["id"]): name for (_, name), r in by_file.items()}
+
+    lost_records = int(health[L.H_RECORDS_DROPPED]) - rec.excluded_drops
+    lost = {"lost_records": max(lost_records, len(rec.lost_files)),
+            "lost_events": int(health[L.H_EVENTS_DROPPED]) + unnamed,
+            "lost_tasks": int(health[L.H_PROCS_DROPPED])}
+    metadata = {"lib_ver": f"ebpf-darshan-{__version__}",
+                "collector": "ebpf-darshan (kernel syscall tracing, no interposition)",
+                "ranks": "one per traced process that did I/O, in order of creation"}
+    metadata.update({k: str(v) for k, v in lost.items() if v > 0})
+    job = Job(uid=facts.uid, start_ns=rec.start_epoch_ns, end_ns=rec.end_epoch_ns,
+              nprocs=max(len(procs), 1), jobid=facts.jobid, metadata=metadata,
+              exe=" ".join(facts.argv), mounts=facts.mounts)
+    partial = POSIX_PARTIAL_BIT if any(v > 0 for v in lost.values()) else 0
+    return Log(job=job, names=name_table, records={"POSIX": records} if len(records) else {},
+               partial_flag=partial)

@@ -1,0 +1,103 @@
+"""One recording: the command's processes, the names of their files and
+the renames they did, gathered from the event stream while it runs."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import bpf_layout as L
+from .launch import HeldCommand
+from .names import PathFilter, join_walk, printable, record_name
+from .tracer import Tracer
+
+POLL_MS = 100
+EVENT_HEADER = L.event.itemsize
+
+
+@dataclass
+class Process:
+    pid: int
+    parent: int | None
+    exe: str = ""
+    ended_ns: int = 0
+
+
+@dataclass
+class Rename:
+    proc: int
+    old: str
+    new: str
+    start_ns: int
+    end_ns: int
+
+
+@dataclass
+class Recording:
+    """What user space learns from events while the command runs."""
+
+    path_filter: PathFilter
+    start_ktime: int = 0
+    start_epoch_ns: int = 0
+    end_epoch_ns: int = 0
+    procs: dict[int, Process] = field(default_factory=dict)
+    names: dict[tuple[int, int, int], str] = field(default_factory=dict)
+    renames: list[Rename] = field(default_factory=list)
+    lost_files: list[str] = field(default_factory=list)
+    excluded_drops: int = 0
+    _pending_src: dict[int, tuple[int, str]] = field(default_factory=dict)
+
+    def handle(self, raw: bytes, tracer: Tracer) -> None:
+        ev = np.frombuffer(raw[:EVENT_HEADER], dtype=L.event)[0]
+        kind = int(ev["kind"])
+        proc = int(ev["proc"])
+        path = raw[EVENT_HEADER:EVENT_HEADER + int(ev["path_len"])].rstrip(b"\0")
+        walk_start = EVENT_HEADER + int(ev["path_len"])
+        walk = raw[walk_start:walk_start + int(ev["walk_len"])]
+        if kind in (L.EV_OPEN, L.EV_STAT, L.EV_FILE):
+            name = printable(join_walk(walk) if kind == L.EV_FILE else record_name(path, walk))
+            key = ev["key"]
+            excluded = self.path_filter.excluded(name)
+            if ev["record_dropped"]:
+                if excluded:
+                    self.excluded_drops += 1
+                else:
+                    self.lost_files.append(name)
+                return
+            self.names.setdefault((proc, int(key["dev"]), int(key["ino"])), name)
+            if excluded:
+                tracer.exclude(key)
+        elif kind == L.EV_RENAME_SRC:
+            self._pending_src[int(ev["tid"])] = (proc, printable(record_name(path, walk)))
+        elif kind == L.EV_RENAME_DST:
+            src = self._pending_src.pop(int(ev["tid"]), None)
+            if src is not None:
+                self.renames.append(Rename(proc, src[1], printable(record_name(path, walk)),
+                                           int(ev["start_ns"]), int(ev["end_ns"])))
+        elif kind == L.EV_FORK:
+            self.procs[proc] = Process(int(ev["pid"]), int(ev["parent_proc"]))
+        elif kind == L.EV_EXEC:
+            if proc in self.procs:
+                self.procs[proc].exe = printable(path.decode(errors="surrogateescape"))
+        elif kind == L.EV_EXIT:
+            if proc in self.procs:
+                self.procs[proc].ended_ns = int(ev["end_ns"])
+
+    def drain(self, tracer: Tracer, timeout_ms: int) -> None:
+        for raw in tracer.poll(timeout_ms):
+            self.handle(raw, tracer)
+
+
+def run(tracer: Tracer, command: HeldCommand, recording: Recording, exe: str) -> None:
+    """Trace the held command from its exec to its end."""
+    recording.procs[0] = Process(command.pid, None, exe)
+    tracer.trace_process(command.pid, 0)
+    recording.start_ktime = time.monotonic_ns()
+    recording.start_epoch_ns = time.time_ns()
+    command.release()
+    while not command.poll():
+        recording.drain(tracer, POLL_MS)
+    recording.end_epoch_ns = time.time_ns()
+    recording.drain(tracer, 0)

@@ -1,0 +1,99 @@
+"""The kernel side of a recording: load and attach the BPF objects, register
+the first traced process, drain events, read the counters out."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import bpf_layout as L
+from .binding import BPF_F_LOCK, BpfError, BpfObject, EventStream, map_dump, map_lookup, \
+    map_update, task_key
+
+SHARED_MAPS = ("task_states", "events", "health")
+DEFAULT_MAX_RECORDS = 16384
+DEFAULT_EVENT_BUFFER_MB = 4
+
+
+@dataclass
+class TracerOptions:
+    max_records: int = DEFAULT_MAX_RECORDS
+    event_buffer_mb: int = DEFAULT_EVENT_BUFFER_MB
+    mem_alignment: int = 8
+
+
+class Tracer:
+    """Loaded, attached BPF programs and the maps they fill."""
+
+    def __init__(self, options: TracerOptions):
+        self.options = options
+        self._objects: list[BpfObject] = []
+        self._events: EventStream | None = None
+        try:
+            lifecycle = self._open("lifecycle.bpf.o")
+            lifecycle.resize_map("events", options.event_buffer_mb * 1024 * 1024)
+            lifecycle.load()
+            posix = self._open("posix.bpf.o")
+            for name in SHARED_MAPS:
+                posix.share_map(name, lifecycle)
+            posix.resize_map("records", options.max_records)
+            posix.set_const("mem_alignment", np.int64(options.mem_alignment))
+            posix.load()
+            for obj in self._objects:
+                obj.attach()
+            self._records_fd = posix.map_fd("records")
+            self._tasks_fd = lifecycle.map_fd("task_states")
+            self._health_fd = lifecycle.map_fd("health")
+            self._events = EventStream(lifecycle.map_fd("events"))
+        except BpfError:
+            self.close()
+            raise
+
+    def _open(self, name: str) -> BpfObject:
+        obj = BpfObject(name)
+        self._objects.append(obj)
+        return obj
+
+    def trace_process(self, pid: int, proc: int) -> None:
+        """Trace pid (and, from now on, everything it starts) as proc."""
+        state = np.zeros(1, dtype=L.task_state)
+        state["proc"] = proc
+        key = task_key(pid)
+        try:
+            map_update(self._tasks_fd, key, state)
+        finally:
+            os.close(int(key[0]))
+
+    def poll(self, timeout_ms: int) -> list[np.ndarray | bytes]:
+        assert self._events is not None
+        return self._events.poll(timeout_ms)
+
+    def exclude(self, key: np.void) -> None:
+        """Stop counting a record whose name is excluded; its counts go."""
+        value = np.zeros(1, dtype=L.posix_record)
+        value["flags"] = L.RECORD_EXCLUDED
+        try:
+            map_update(self._records_fd, np.array([key], dtype=L.file_key), value, BPF_F_LOCK)
+        except BpfError:
+            pass  # already gone: nothing to stop
+
+    def records(self) -> tuple[np.ndarray, np.ndarray]:
+        return map_dump(self._records_fd, L.file_key, L.posix_record,
+                        self.options.max_records)
+
+    def health(self) -> np.ndarray:
+        out = np.zeros(L.H_NUM_SLOTS, dtype=np.uint64)
+        for slot in range(L.H_NUM_SLOTS):
+            out[slot] = map_lookup(self._health_fd, np.array([slot], dtype=np.uint32),
+                                   np.dtype(np.uint64))[0]
+        return out
+
+    def close(self) -> None:
+        if self._events is not None:
+            self._events.close()
+            self._events = None
+        for obj in reversed(self._objects):
+            obj.close()
+        self._objects.clear()
