@@ -20,6 +20,13 @@ STRIDE = C["POSIX_STRIDE1_STRIDE"]
 STRIDE_COUNT = C["POSIX_STRIDE1_COUNT"]
 NS_PER_S = 1e9
 
+# fileno() makes no system call: it is only seen by the STDIO layer's
+# uprobes, so at the syscall level POSIX_FILENOS is "not monitored".
+NOT_MONITORED = -1
+FILENOS = C["POSIX_FILENOS"]
+# Darshan's reductions force negative sums of counters 0..11 to -1.
+OPERATION_COUNTERS = slice(0, C["POSIX_RENAMED_FROM"])
+
 # Counters combined by max, or taken from one input, when records of one
 # file are reduced; everything else among the integer counters is summed.
 MAX_COUNTERS = [C["POSIX_MAX_BYTE_READ"], C["POSIX_MAX_BYTE_WRITTEN"]]
@@ -59,6 +66,7 @@ def from_kernel(values: np.ndarray, ids: np.ndarray, ranks: np.ndarray,
         top_v, top_c = top_values(values[table]["value"], values[table]["count"])
         counters[:, first:first + TOP] = top_v
         counters[:, count_first:count_first + TOP] = top_c
+    counters[:, FILENOS] = NOT_MONITORED
     out["counters"] = counters
     times = values["times"].astype(np.float64)
     stamps = times[:, L.TIMESTAMPS]
@@ -87,6 +95,8 @@ def reduce_file(records: np.ndarray) -> np.void:
         nonzero = counters[:, i][counters[:, i] != 0]
         summed[i] = nonzero[0] if len(nonzero) else 0
     summed[RANK_COUNTERS] = 0
+    ops = summed[OPERATION_COUNTERS]
+    ops[ops < 0] = NOT_MONITORED
     for first, count_first in ((ACCESS, ACCESS_COUNT), (STRIDE, STRIDE_COUNT)):
         top_v, top_c = _merge_tables(records, first, count_first)
         summed[first:first + TOP] = top_v[0]

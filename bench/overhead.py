@@ -1,0 +1,73 @@
+"""`make bench`: what recording costs, measured here and now.
+
+Prints, for 1-byte writes and 4 KiB preads, ns/call untraced and under
+`ebpf-darshan record`, the overhead, and its ratio to the +246 ns/op that
+Darshan's LD_PRELOAD costs on these machines (../shared/DESIGN.md); then the
+tax a recording puts on an untraced process's syscalls.  Each figure is the
+median of several runs made in this same invocation.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CALLS = 200_000
+RUNS = 5
+DARSHAN_PRELOAD_NS = 246.0
+TARGET_RATIO = 1.5
+
+
+def ns_per_call(cmd: list[str]) -> float:
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return float(out.split()[-1])
+
+
+def median_of(cmd: list[str]) -> float:
+    return statistics.median(ns_per_call(cmd) for _ in range(RUNS))
+
+
+def recorded(tmp: Path, cmd: list[str]) -> list[str]:
+    return [sys.executable, "-m", "ebpf_darshan", "record", "-o", str(tmp / "bench.darshan"),
+            "--include", str(tmp), "--"] + cmd
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as d:
+        tmp = Path(d)
+        loop = tmp / "io_loop"
+        subprocess.run(["gcc", "-O2", "-o", str(loop), str(HERE / "io_loop.c")], check=True)
+        print(f"{'call':<10}{'untraced':>12}{'recorded':>12}{'overhead':>12}"
+              f"{'vs Darshan':>12}   (ns/call, median of {RUNS} x {CALLS} calls)")
+        for mode in ("write1", "pread4k"):
+            cmd = [str(loop), mode, str(tmp / f"{mode}.dat"), str(CALLS)]
+            base = median_of(cmd)
+            traced = median_of(recorded(tmp, cmd))
+            extra = traced - base
+            print(f"{mode:<10}{base:>12.1f}{traced:>12.1f}{extra:>+12.1f}"
+                  f"{extra / DARSHAN_PRELOAD_NS:>11.2f}x")
+        print(f"target: overhead per traced write <= {TARGET_RATIO}x Darshan's "
+              f"+{DARSHAN_PRELOAD_NS:.0f} ns = {TARGET_RATIO * DARSHAN_PRELOAD_NS:.0f} ns")
+
+        print("\ntax on an untraced process while a recording runs elsewhere:")
+        for mode in ("write1", "getppid"):
+            cmd = [str(loop), mode, str(tmp / f"untraced-{mode}.dat"), str(CALLS)]
+            base = median_of(cmd)
+            bg = subprocess.Popen(recorded(tmp, ["sleep", "600"]), stdout=subprocess.DEVNULL)
+            time.sleep(2)  # let it load and attach
+            try:
+                during = median_of(cmd)
+            finally:
+                bg.terminate()
+                bg.wait()
+            label = "write(1B)" if mode == "write1" else "getppid"
+            print(f"{label:<10}{base:>12.1f}{during:>12.1f}{during - base:>+12.1f}   ns/call")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Shared fixtures: compiled workloads, a `record` runner, and PyDarshan
+readers for the logs the recordings produce."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import darshan
+import pytest
+
+HERE = Path(__file__).resolve().parent
+WORKLOADS = HERE / "workloads"
+
+
+@pytest.fixture(scope="session")
+def bins(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every tests/workloads/*.c compiled, plus a static seq_write."""
+    out = tmp_path_factory.mktemp("bin")
+    for src in sorted(WORKLOADS.glob("*.c")):
+        subprocess.run(["gcc", "-O1", "-pthread", "-o", str(out / src.stem), str(src)], check=True)
+    subprocess.run(["gcc", "-O1", "-static", "-o", str(out / "seq_write_static"),
+                    str(WORKLOADS / "seq_write.c")], check=True)
+    return out
+
+
+def ebpf_darshan(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    """Run the ebpf-darshan command line as a user would."""
+    kwargs.setdefault("stdout", subprocess.PIPE)
+    return subprocess.run([sys.executable, "-m", "ebpf_darshan", *args],
+                          stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def record(log: Path, argv: list[str], *options: str, status: int = 0,
+           **kwargs) -> subprocess.CompletedProcess:
+    """`ebpf-darshan record -o log [options] -- argv`, checking its exit status."""
+    done = ebpf_darshan("record", "-o", str(log), *options, "--", *argv, **kwargs)
+    assert done.returncode == status, done.stderr
+    return done
+
+
+def posix(log: Path) -> dict[tuple[int, str], dict[str, float]]:
+    """POSIX records of a log as PyDarshan reads them: (rank, name) -> counters."""
+    report = darshan.DarshanReport(str(log), read_all=True)
+    frames = report.records["POSIX"].to_df()
+    names = report.name_records
+    out: dict[tuple[int, str], dict[str, float]] = {}
+    for (_, c), (_, f) in zip(frames["counters"].iterrows(), frames["fcounters"].iterrows()):
+        row = {k: v for k, v in c.items() if k not in ("id", "rank")}
+        row.update({k: v for k, v in f.items() if k not in ("id", "rank")})
+        out[(int(c["rank"]), names[c["id"]])] = row
+    return out
+
+
+def file_alignment(path: Path) -> int:
+    return os.statvfs(path).f_bsize
+
+
+def assert_counters(record: dict[str, float], expected: dict[str, float]) -> None:
+    """Exact values for the counters named; a short diff when they differ."""
+    wrong = {k: (record[k], v) for k, v in expected.items() if record[k] != v}
+    assert not wrong, f"(got, expected): {wrong}"
