@@ -121,30 +121,47 @@ static __always_inline int classify(long nr)
 	return C_NONE;
 }
 
+/*
+ * Reading through a struct file.  The file pointer comes out of the fd array
+ * by a probe read, so it is a plain number to the verifier.  Where the
+ * kernel has bpf_rdonly_cast (6.2+) we turn it back into a typed pointer and
+ * follow fields with plain loads, which costs a fraction of a probe read
+ * each; posix_compat.bpf.o is built without it for older kernels.
+ */
+#ifdef DIRECT_FILE_READS
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define typed_file(f) ((struct file *)bpf_rdonly_cast((f), bpf_core_type_id_kernel(struct file)))
+#define FILE_READ(src, a, ...) ___arrow(src, a, ##__VA_ARGS__)
+#else
+#define typed_file(f) (f)
+#define FILE_READ(src, a, ...) BPF_CORE_READ(src, a, ##__VA_ARGS__)
+#endif
+
+/* The file behind fd.  tp_btf lets us follow the task's BTF pointers with
+ * plain loads; only the fd array slot needs a probe read. */
 static __always_inline struct file *fd_file(long fd)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct fdtable *fdt = task->files->fdt;
 	struct file *f = 0;
 
-	if (fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0 || fd >= fdt->max_fds)
 		return 0;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
+	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
+	return f ? typed_file(f) : 0;
 }
 
 /* Fill key for a regular file; anything else (pipes, sockets, devices,
  * directories) is not a Darshan POSIX record. */
 static __always_inline bool file_key_of(struct file *f, __u32 proc, struct file_key *key)
 {
-	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	struct inode *inode = FILE_READ(f, f_inode);
 
-	if (!inode || (BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFREG)
+	if (!inode || (FILE_READ(inode, i_mode) & S_IFMT) != S_IFREG)
 		return false;
 	key->proc = proc;
-	key->dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	key->ino = BPF_CORE_READ(inode, i_ino);
+	key->dev = FILE_READ(inode, i_sb, s_dev);
+	key->ino = FILE_READ(inode, i_ino);
 	return true;
 }
 
@@ -161,7 +178,7 @@ static __always_inline __s64 fs_alignment(struct file *f)
 
 /* Find the record, or make it.  *created tells the caller to send a name. */
 static __always_inline struct posix_record *
-get_record(struct file_key *key, __s64 alignment, bool *created, bool *dropped)
+get_record(struct file_key *key, struct file *f, __s64 blksize, bool *created, bool *dropped)
 {
 	struct posix_record *r = bpf_map_lookup_elem(&records, key);
 	__u32 zero = 0;
@@ -182,7 +199,7 @@ get_record(struct file_key *key, __s64 alignment, bool *created, bool *dropped)
 	}
 	if (!err) {
 		r->counters[POSIX_MEM_ALIGNMENT] = mem_alignment;
-		r->counters[POSIX_FILE_ALIGNMENT] = alignment;
+		r->counters[POSIX_FILE_ALIGNMENT] = f ? fs_alignment(f) : blksize;
 		*created = true;
 	}
 	return r;
@@ -271,7 +288,7 @@ fd_record(__u32 proc, long fd, struct file **filep)
 
 	if (!f || !file_key_of(f, proc, &key))
 		return 0;
-	r = get_record(&key, fs_alignment(f), &created, &dropped);
+	r = get_record(&key, f, 0, &created, &dropped);
 	if (created)
 		emit_file_event(&key, f);
 	if (!r || (r->flags & RECORD_EXCLUDED))
@@ -410,9 +427,9 @@ static __always_inline void on_rw(struct pt_regs *regs, long nr, bool write,
 				  __u32 proc, long ret, __u64 t1, __u64 t2)
 {
 	struct file *f = 0;
-	struct posix_record *r = fd_record(proc, PT_REGS_PARM1_CORE_SYSCALL(regs), &f);
-	__u64 buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	__s64 pos = PT_REGS_PARM4_CORE_SYSCALL(regs);
+	struct posix_record *r = fd_record(proc, PT_REGS_PARM1_SYSCALL(regs), &f);
+	__u64 buf = PT_REGS_PARM2_SYSCALL(regs);
+	__s64 pos = PT_REGS_PARM4_SYSCALL(regs);
 	struct access a = { .write = write, .bytes = ret, .t1 = t1, .t2 = t2 };
 
 	if (!r)
@@ -424,19 +441,19 @@ static __always_inline void on_rw(struct pt_regs *regs, long nr, bool write,
 		break;
 	case NR_preadv: case NR_pwritev: case NR_preadv2: case NR_pwritev2:
 		/* preadv2 with offset -1 uses (and moves) the file position */
-		a.offset = pos == -1 ? BPF_CORE_READ(f, f_pos) - ret : pos;
+		a.offset = pos == -1 ? FILE_READ(f, f_pos) - ret : pos;
 		a.mem_unaligned = iov_misaligned((const struct iovec *)buf,
-						 PT_REGS_PARM3_CORE_SYSCALL(regs));
+						 PT_REGS_PARM3_SYSCALL(regs));
 		break;
 	case NR_readv: case NR_writev:
-		a.offset = BPF_CORE_READ(f, f_pos) - ret;
+		a.offset = FILE_READ(f, f_pos) - ret;
 		a.mem_unaligned = iov_misaligned((const struct iovec *)buf,
-						 PT_REGS_PARM3_CORE_SYSCALL(regs));
+						 PT_REGS_PARM3_SYSCALL(regs));
 		break;
 	default:
 		/* The position after the call, less what moved: right for
 		 * O_APPEND and for fds shared across threads and forks. */
-		a.offset = BPF_CORE_READ(f, f_pos) - ret;
+		a.offset = FILE_READ(f, f_pos) - ret;
 		a.mem_unaligned = misaligned(buf);
 	}
 	a.bucket = size_bucket(ret);
@@ -494,33 +511,33 @@ static __always_inline void on_open(struct pt_regs *regs, long nr, __u32 proc,
 		return;
 	switch (nr) {
 	case NR_open:
-		upath = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
-		flags = PT_REGS_PARM2_CORE_SYSCALL(regs);
-		mode = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		upath = (const char *)PT_REGS_PARM1_SYSCALL(regs);
+		flags = PT_REGS_PARM2_SYSCALL(regs);
+		mode = PT_REGS_PARM3_SYSCALL(regs);
 		break;
 	case NR_creat:
-		upath = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		upath = (const char *)PT_REGS_PARM1_SYSCALL(regs);
 		flags = O_CREAT;
-		mode = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		mode = PT_REGS_PARM2_SYSCALL(regs);
 		break;
 	case NR_openat:
-		dirfd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
-		upath = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
-		flags = PT_REGS_PARM3_CORE_SYSCALL(regs);
-		mode = PT_REGS_PARM4_CORE_SYSCALL(regs);
+		dirfd = (int)PT_REGS_PARM1_SYSCALL(regs);
+		upath = (const char *)PT_REGS_PARM2_SYSCALL(regs);
+		flags = PT_REGS_PARM3_SYSCALL(regs);
+		mode = PT_REGS_PARM4_SYSCALL(regs);
 		break;
 	default: {  /* openat2: flags and mode come in a struct open_how */
 		struct open_how how = {};
 
-		dirfd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
-		upath = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+		dirfd = (int)PT_REGS_PARM1_SYSCALL(regs);
+		upath = (const char *)PT_REGS_PARM2_SYSCALL(regs);
 		bpf_probe_read_user(&how, sizeof(how),
-				    (void *)PT_REGS_PARM3_CORE_SYSCALL(regs));
+				    (void *)PT_REGS_PARM3_SYSCALL(regs));
 		flags = how.flags;
 		mode = how.mode;
 	}
 	}
-	r = get_record(&key, fs_alignment(f), &created, &dropped);
+	r = get_record(&key, f, 0, &created, &dropped);
 	if (created || dropped)
 		send_path(EV_OPEN, &key, t1, t2, upath, dirfd, dropped);
 	if (!r || (r->flags & RECORD_EXCLUDED))
@@ -560,7 +577,7 @@ static __always_inline void on_stat_path(struct pt_regs *regs, long nr, __u32 pr
 					 __u64 t1, __u64 t2)
 {
 	long dirfd = AT_FDCWD;
-	const char *upath = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+	const char *upath = (const char *)PT_REGS_PARM2_SYSCALL(regs);
 	struct file_key key = { .proc = proc };
 	struct posix_record *r;
 	bool created = false, dropped = false;
@@ -570,9 +587,9 @@ static __always_inline void on_stat_path(struct pt_regs *regs, long nr, __u32 pr
 
 	if (nr == NR_statx) {
 		struct statx sx = {};
-		long flags = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		long flags = PT_REGS_PARM3_SYSCALL(regs);
 
-		dirfd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		dirfd = (int)PT_REGS_PARM1_SYSCALL(regs);
 		bpf_probe_read_user(&first, 1, upath);
 		if ((flags & AT_EMPTY_PATH) && !first) {
 			struct file *f = 0;
@@ -583,7 +600,7 @@ static __always_inline void on_stat_path(struct pt_regs *regs, long nr, __u32 pr
 			return;
 		}
 		bpf_probe_read_user(&sx, sizeof(sx),
-				    (void *)PT_REGS_PARM5_CORE_SYSCALL(regs));
+				    (void *)PT_REGS_PARM5_SYSCALL(regs));
 		mode = sx.stx_mode;
 		key.dev = (sx.stx_dev_major << MINORBITS) | sx.stx_dev_minor;
 		key.ino = sx.stx_ino;
@@ -593,10 +610,10 @@ static __always_inline void on_stat_path(struct pt_regs *regs, long nr, __u32 pr
 		void *buf;
 
 		if (nr == NR_newfstatat) {
-			long flags = PT_REGS_PARM4_CORE_SYSCALL(regs);
+			long flags = PT_REGS_PARM4_SYSCALL(regs);
 
-			dirfd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
-			buf = (void *)PT_REGS_PARM3_CORE_SYSCALL(regs);
+			dirfd = (int)PT_REGS_PARM1_SYSCALL(regs);
+			buf = (void *)PT_REGS_PARM3_SYSCALL(regs);
 			bpf_probe_read_user(&first, 1, upath);
 			if ((flags & AT_EMPTY_PATH) && !first) {
 				struct file *f = 0;
@@ -607,8 +624,8 @@ static __always_inline void on_stat_path(struct pt_regs *regs, long nr, __u32 pr
 				return;
 			}
 		} else {
-			upath = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
-			buf = (void *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+			upath = (const char *)PT_REGS_PARM1_SYSCALL(regs);
+			buf = (void *)PT_REGS_PARM2_SYSCALL(regs);
 		}
 		bpf_probe_read_user(&st, sizeof(st), buf);
 		mode = st.mode;
@@ -618,7 +635,7 @@ static __always_inline void on_stat_path(struct pt_regs *regs, long nr, __u32 pr
 	}
 	if ((mode & S_IFMT) != S_IFREG)
 		return;
-	r = get_record(&key, blksize, &created, &dropped);
+	r = get_record(&key, 0, blksize, &created, &dropped);
 	if (created || dropped)
 		send_path(EV_STAT, &key, t1, t2, upath, dirfd, dropped);
 	if (r && !(r->flags & RECORD_EXCLUDED))
@@ -633,13 +650,13 @@ static __always_inline void on_rename(struct pt_regs *regs, long nr, __u32 proc,
 	const char *oldp, *newp;
 
 	if (nr == NR_rename) {
-		oldp = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
-		newp = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+		oldp = (const char *)PT_REGS_PARM1_SYSCALL(regs);
+		newp = (const char *)PT_REGS_PARM2_SYSCALL(regs);
 	} else {
-		olddir = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
-		oldp = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
-		newdir = (int)PT_REGS_PARM3_CORE_SYSCALL(regs);
-		newp = (const char *)PT_REGS_PARM4_CORE_SYSCALL(regs);
+		olddir = (int)PT_REGS_PARM1_SYSCALL(regs);
+		oldp = (const char *)PT_REGS_PARM2_SYSCALL(regs);
+		newdir = (int)PT_REGS_PARM3_SYSCALL(regs);
+		newp = (const char *)PT_REGS_PARM4_SYSCALL(regs);
 	}
 	send_path(EV_RENAME_SRC, &key, t1, t2, oldp, olddir, false);
 	send_path(EV_RENAME_DST, &key, t1, t2, newp, newdir, false);
@@ -685,7 +702,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	st->nr = id;
 	if (cls == C_CLOSE) {
-		struct file *f = fd_file(PT_REGS_PARM1_CORE_SYSCALL(regs));
+		struct file *f = fd_file(PT_REGS_PARM1_SYSCALL(regs));
 
 		__builtin_memset(&st->closing, 0, sizeof(st->closing));
 		if (f)
@@ -698,7 +715,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
-	long nr = BPF_CORE_READ(regs, orig_ax);
+	long nr = regs->orig_ax;
 	int cls = classify(nr);
 	struct task_state *st;
 	struct file *f = 0;
@@ -717,9 +734,9 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	proc = st->proc;
 	if (cls == C_MMAP) {
 		if ((unsigned long)ret >= (unsigned long)-MAX_ERRNO ||
-		    (PT_REGS_PARM4_CORE_SYSCALL(regs) & MAP_ANONYMOUS))
+		    (PT_REGS_PARM4_SYSCALL(regs) & MAP_ANONYMOUS))
 			return 0;
-		r = fd_record(proc, PT_REGS_PARM5_CORE_SYSCALL(regs), &f);
+		r = fd_record(proc, PT_REGS_PARM5_SYSCALL(regs), &f);
 		if (r)
 			__sync_fetch_and_add(&r->counters[POSIX_MMAPS], 1);
 		return 0;
@@ -740,27 +757,27 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		on_rw(regs, nr, true, proc, ret, t1, t2);
 		break;
 	case C_SEEK:
-		r = fd_record(proc, PT_REGS_PARM1_CORE_SYSCALL(regs), &f);
+		r = fd_record(proc, PT_REGS_PARM1_SYSCALL(regs), &f);
 		if (r)
 			count_meta(r, &seek_op, t1, t2);
 		break;
 	case C_FSYNC:
-		on_sync(proc, PT_REGS_PARM1_CORE_SYSCALL(regs), POSIX_FSYNCS, t1, t2);
+		on_sync(proc, PT_REGS_PARM1_SYSCALL(regs), POSIX_FSYNCS, t1, t2);
 		break;
 	case C_FDSYNC:
-		on_sync(proc, PT_REGS_PARM1_CORE_SYSCALL(regs), POSIX_FDSYNCS, t1, t2);
+		on_sync(proc, PT_REGS_PARM1_SYSCALL(regs), POSIX_FDSYNCS, t1, t2);
 		break;
 	case C_STAT_PATH:
 		on_stat_path(regs, nr, proc, t1, t2);
 		break;
 	case C_STAT_FD:
-		r = fd_record(proc, PT_REGS_PARM1_CORE_SYSCALL(regs), &f);
+		r = fd_record(proc, PT_REGS_PARM1_SYSCALL(regs), &f);
 		if (r)
 			count_meta(r, &stat_op, t1, t2);
 		break;
 	case C_DUP:
 		if (nr == NR_fcntl) {
-			long cmd = PT_REGS_PARM2_CORE_SYSCALL(regs);
+			long cmd = PT_REGS_PARM2_SYSCALL(regs);
 
 			if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
 				break;

@@ -13,6 +13,9 @@ from .binding import BPF_F_LOCK, BpfError, BpfObject, EventStream, map_dump, map
     map_update, task_key
 
 SHARED_MAPS = ("task_states", "events", "health")
+# Direct struct file reads need Linux 6.2 (bpf_rdonly_cast); older kernels
+# get the same program built with probe reads.
+POSIX_VARIANTS = ("posix.bpf.o", "posix_compat.bpf.o")
 DEFAULT_MAX_RECORDS = 16384
 DEFAULT_EVENT_BUFFER_MB = 4
 
@@ -35,12 +38,7 @@ class Tracer:
             lifecycle = self._open("lifecycle.bpf.o")
             lifecycle.resize_map("events", options.event_buffer_mb * 1024 * 1024)
             lifecycle.load()
-            posix = self._open("posix.bpf.o")
-            for name in SHARED_MAPS:
-                posix.share_map(name, lifecycle)
-            posix.resize_map("records", options.max_records)
-            posix.set_const("mem_alignment", np.int64(options.mem_alignment))
-            posix.load()
+            posix = self._load_posix(lifecycle)
             for obj in self._objects:
                 obj.attach()
             self._records_fd = posix.map_fd("records")
@@ -50,6 +48,24 @@ class Tracer:
         except BpfError:
             self.close()
             raise
+
+    def _load_posix(self, lifecycle: BpfObject) -> BpfObject:
+        """The fast variant where the kernel takes it, else the portable one."""
+        for variant in POSIX_VARIANTS:
+            posix = self._open(variant)
+            for name in SHARED_MAPS:
+                posix.share_map(name, lifecycle)
+            posix.resize_map("records", self.options.max_records)
+            posix.set_const("mem_alignment", np.int64(self.options.mem_alignment))
+            try:
+                posix.load()
+                return posix
+            except BpfError:
+                if variant == POSIX_VARIANTS[-1]:
+                    raise
+                self._objects.remove(posix)
+                posix.close()
+        raise AssertionError("unreachable")
 
     def _open(self, name: str) -> BpfObject:
         obj = BpfObject(name)
