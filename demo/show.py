@@ -3,6 +3,7 @@
 import sys
 
 import darshan
+from darshan.backend.cffi_backend import counter_names
 
 COLUMNS = ["POSIX_OPENS", "POSIX_READS", "POSIX_WRITES", "POSIX_BYTES_READ",
            "POSIX_BYTES_WRITTEN", "POSIX_SEQ_WRITES", "POSIX_RENAME_SOURCES",
@@ -13,11 +14,11 @@ job = report.metadata["job"]
 print(f"exe: {report.metadata['exe']}")
 print(f"nprocs: {job['nprocs']}  run time: {job['run_time']:.3f} s  "
       f"modules: {', '.join(report.modules)}")
-df = report.records["POSIX"].to_df()
-counters = df["counters"]
 names = report.name_records
-width = max(len(names[i]) for i in counters["id"])
+index = [counter_names("POSIX").index(c) for c in COLUMNS]
+records = list(report.records["POSIX"])
+width = max(len(names[r["id"]]) for r in records)
 print(f"{'rank':>4}  {'file':<{width}}  " + "  ".join(c.replace("POSIX_", "") for c in COLUMNS))
-for _, row in counters.iterrows():
-    values = "  ".join(f"{int(row[c]):>{len(c) - 6}}" for c in COLUMNS)
-    print(f"{int(row['rank']):>4}  {names[row['id']]:<{width}}  {values}")
+for r in records:
+    values = "  ".join(f"{int(r['counters'][i]):>{len(c) - 6}}" for i, c in zip(index, COLUMNS))
+    print(f"{int(r['rank']):>4}  {names[r['id']]:<{width}}  {values}")

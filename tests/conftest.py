@@ -10,6 +10,7 @@ from pathlib import Path
 
 import darshan
 import pytest
+from darshan.backend.cffi_backend import counter_names, fcounter_names
 
 HERE = Path(__file__).resolve().parent
 WORKLOADS = HERE / "workloads"
@@ -44,13 +45,12 @@ def record(log: Path, argv: list[str], *options: str, status: int = 0,
 def posix(log: Path) -> dict[tuple[int, str], dict[str, float]]:
     """POSIX records of a log as PyDarshan reads them: (rank, name) -> counters."""
     report = darshan.DarshanReport(str(log), read_all=True)
-    frames = report.records["POSIX"].to_df()
     names = report.name_records
     out: dict[tuple[int, str], dict[str, float]] = {}
-    for (_, c), (_, f) in zip(frames["counters"].iterrows(), frames["fcounters"].iterrows()):
-        row = {k: v for k, v in c.items() if k not in ("id", "rank")}
-        row.update({k: v for k, v in f.items() if k not in ("id", "rank")})
-        out[(int(c["rank"]), names[c["id"]])] = row
+    for r in report.records["POSIX"]:
+        row = dict(zip(counter_names("POSIX"), (int(v) for v in r["counters"])))
+        row.update(zip(fcounter_names("POSIX"), (float(v) for v in r["fcounters"])))
+        out[(int(r["rank"]), names[r["id"]])] = row
     return out
 
 
