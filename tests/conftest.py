@@ -47,7 +47,7 @@ def posix(log: Path) -> dict[tuple[int, str], dict[str, float]]:
     report = darshan.DarshanReport(str(log), read_all=True)
     names = report.name_records
     out: dict[tuple[int, str], dict[str, float]] = {}
-    for r in report.records["POSIX"]:
+    for r in report.records.get("POSIX", []):
         row = dict(zip(counter_names("POSIX"), (int(v) for v in r["counters"])))
         row.update(zip(fcounter_names("POSIX"), (float(v) for v in r["fcounters"])))
         out[(int(r["rank"]), names[r["id"]])] = row

@@ -82,8 +82,10 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
     records = np.array(list(by_file.values()), dtype=P.DTYPE)
     name_table = {int(r["id"]): name for (_, name), r in by_file.items()}
 
-    lost_records = int(health[L.H_RECORDS_DROPPED]) - rec.excluded_drops
-    lost = {"lost_records": max(lost_records, len(rec.lost_files)),
+    # A full records map refuses the file at open and again at each later
+    # call on it: lost_files counts files, lost_file_calls the refusals.
+    lost = {"lost_files": len(set(rec.lost_files)),
+            "lost_file_calls": int(health[L.H_RECORDS_DROPPED]) - rec.excluded_drops,
             "lost_events": int(health[L.H_EVENTS_DROPPED]) + unnamed,
             "lost_tasks": int(health[L.H_PROCS_DROPPED])}
     metadata = {"lib_ver": f"ebpf-darshan-{__version__}",
