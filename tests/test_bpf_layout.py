@@ -1,0 +1,48 @@
+"""The numpy dtypes in bpf_layout.py mirror the C structs byte for byte: the
+BTF of the built BPF objects is the judge."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import numpy as np
+import pytest
+
+from ebpf_darshan import bpf_layout as L
+from ebpf_darshan.binding import object_path
+
+STRUCT = re.compile(r"^\[\d+\] STRUCT '(\w+)' size=(\d+) vlen=\d+$")
+MEMBER = re.compile(r"^\s+'(\w+)' type_id=\d+ bits_offset=(\d+)")
+
+
+def btf_structs(obj: str) -> dict[str, tuple[int, dict[str, int]]]:
+    raw = subprocess.run(["bpftool", "btf", "dump", "file", str(object_path(obj)), "format",
+                          "raw"], check=True, capture_output=True, text=True).stdout
+    structs: dict[str, tuple[int, dict[str, int]]] = {}
+    current = None
+    for line in raw.splitlines():
+        m = STRUCT.match(line)
+        if m:
+            current = {}
+            structs[m.group(1)] = (int(m.group(2)), current)
+            continue
+        m = MEMBER.match(line)
+        if m and current is not None:
+            current[m.group(1)] = int(m.group(2)) // 8
+        elif not line.startswith(("\t", " ")):
+            current = None
+    return structs
+
+
+@pytest.mark.parametrize("obj", ["posix.bpf.o", "posix_compat.bpf.o", "lifecycle.bpf.o"])
+@pytest.mark.parametrize("name, dtype", [("file_key", L.file_key), ("task_state", L.task_state),
+                                         ("event", L.event), ("posix_record", L.posix_record),
+                                         ("value_slot", L.value_slot)])
+def test_dtype_matches_btf(obj: str, name: str, dtype: np.dtype) -> None:
+    structs = btf_structs(obj)
+    if name not in structs:
+        pytest.skip(f"{obj} does not use struct {name}")
+    size, members = structs[name]
+    assert dtype.itemsize == size
+    assert {field: dtype.fields[field][1] for field in members} == members
