@@ -38,6 +38,12 @@ class Job:
         return self.end_ns // NS_PER_S
 
 
+def mounts_longest_first(mounts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Mount table order of darshan-util: longest mount point first (stable),
+    so the first prefix match of a record name is its file system."""
+    return sorted(mounts, key=lambda m: -len(m[0].encode("utf-8")))
+
+
 @dataclass
 class HeatmapRecord:
     """Bytes read/written per time bin of one API (`heatmap:<API>`) in one rank."""

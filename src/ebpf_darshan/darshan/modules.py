@@ -194,8 +194,10 @@ def record_dtype(module: str, counters: int | None = None, fcounters: int | None
     fields: list[tuple] = [("id", f"{byteorder}u8"), ("rank", f"{byteorder}i8")]
     if has_file:
         fields.append(("file_rec_id", f"{byteorder}u8"))
-    fields.append(("counters", f"{byteorder}i8", (len(ints) if counters is None else counters,)))
-    fields.append(("fcounters", f"{byteorder}f8", (len(floats) if fcounters is None else fcounters,)))
+    n_ints = len(ints) if counters is None else counters
+    n_floats = len(floats) if fcounters is None else fcounters
+    fields += [("counters", f"{byteorder}i8", (n_ints,)),
+               ("fcounters", f"{byteorder}f8", (n_floats,))]
     return np.dtype(fields)
 
 
