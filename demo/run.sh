@@ -12,8 +12,8 @@ echo "== ebpf-darshan record -o $log -- sh -c '...'"
   $venv/bin/python -c 'import os; f=open(\"$work/notes.txt\",\"w\"); f.write(\"x\"*1000); f.close(); os.rename(\"$work/notes.txt\", \"$work/notes.old\")'
 "
 echo
-echo "== the log, read by PyDarshan (darshan.DarshanReport)"
-"$venv/bin/python" demo/show.py "$log"
+echo "== the log, read by PyDarshan (darshan.DarshanReport), files of the demo"
+"$venv/bin/python" demo/show.py "$log" "$work"
 echo
 echo "== ebpf-darshan parse (darshan-parser format), POSIX byte counters"
-"$venv/bin/ebpf-darshan" parse "$log" | grep -E "^#|POSIX_BYTES_(READ|WRITTEN)" | grep -vE "^# *$" | head -60
+"$venv/bin/ebpf-darshan" parse "$log" | grep -E "^# (darshan log|exe|nprocs|run time|metadata)|^POSIX.*POSIX_(OPENS|READS|WRITES|BYTES_READ|BYTES_WRITTEN|RENAME_SOURCES|RENAME_TARGETS|F_WRITE_TIME)[[:space:]].*$work"

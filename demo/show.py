@@ -16,7 +16,8 @@ print(f"nprocs: {job['nprocs']}  run time: {job['run_time']:.3f} s  "
       f"modules: {', '.join(report.modules)}")
 names = report.name_records
 index = [counter_names("POSIX").index(c) for c in COLUMNS]
-records = list(report.records["POSIX"])
+prefix = sys.argv[2] if len(sys.argv) > 2 else ""
+records = [r for r in report.records["POSIX"] if names[r["id"]].startswith(prefix)]
 width = max(len(names[r["id"]]) for r in records)
 print(f"{'rank':>4}  {'file':<{width}}  " + "  ".join(c.replace("POSIX_", "") for c in COLUMNS))
 for r in records:
