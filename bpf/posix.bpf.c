@@ -29,7 +29,7 @@ enum {
 	NR_newfstatat = 262, NR_renameat = 264, NR_dup3 = 292,
 	NR_preadv = 295, NR_pwritev = 296, NR_renameat2 = 316,
 	NR_preadv2 = 327, NR_pwritev2 = 328, NR_statx = 332,
-	NR_openat2 = 437,
+	NR_close_range = 436, NR_openat2 = 437,
 };
 
 /* Constants from the uapi headers, which vmlinux.h does not carry. */
@@ -43,6 +43,7 @@ enum {
 #define S_IFMT 0170000
 #define S_IFREG 0100000
 #define MAX_ERRNO 4095
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
 #define MINORBITS 20
 #define LUSTRE_SUPER_MAGIC 0x0BD00BD0
 #define LUSTRE_FILE_ALIGNMENT (1 << 20)
@@ -50,6 +51,8 @@ enum {
 /* How many iovecs of a vector call are checked for memory alignment. */
 #define IOV_CHECK_MAX 16
 #define MAX_RECORDS_DEFAULT 16384
+/* close_range() closes are counted for this many fds at most. */
+#define CLOSE_RANGE_MAX_FDS 4096
 
 /* Darshan's default POSIX_MEM_ALIGNMENT; user space may change it. */
 const volatile __s64 mem_alignment = 8;
@@ -85,7 +88,7 @@ static const __s64 size_bucket_top[SIZE_BUCKETS - 1] = {
 
 enum call_class {
 	C_NONE, C_OPEN, C_CLOSE, C_READ, C_WRITE, C_SEEK, C_FSYNC, C_FDSYNC,
-	C_STAT_PATH, C_STAT_FD, C_MMAP, C_DUP, C_RENAME,
+	C_STAT_PATH, C_STAT_FD, C_MMAP, C_DUP, C_RENAME, C_CLOSE_RANGE,
 };
 
 static __always_inline int classify(long nr)
@@ -95,6 +98,8 @@ static __always_inline int classify(long nr)
 		return C_OPEN;
 	case NR_close:
 		return C_CLOSE;
+	case NR_close_range:
+		return C_CLOSE_RANGE;
 	case NR_read: case NR_pread64: case NR_readv: case NR_preadv:
 	case NR_preadv2:
 		return C_READ;
@@ -674,9 +679,9 @@ static __always_inline void on_rename(struct pt_regs *regs, long nr, __u32 proc,
 	send_path(EV_RENAME_DST, &key, t1, t2, newp, newdir, false);
 }
 
-static __always_inline void on_close(struct task_state *st, __u64 t1, __u64 t2)
+static __always_inline void count_close(struct file_key *key, __u64 t1, __u64 t2)
 {
-	struct posix_record *r = bpf_map_lookup_elem(&records, &st->closing);
+	struct posix_record *r = bpf_map_lookup_elem(&records, key);
 
 	if (!r || (r->flags & RECORD_EXCLUDED))
 		return;
@@ -701,6 +706,45 @@ static __always_inline void on_sync(__u32 proc, long fd, int counter, __u64 t1, 
 	bpf_spin_unlock(&r->lock);
 }
 
+struct close_range_walk {
+	__u32 proc;
+	__u32 first;
+	__u32 last;
+	__u64 now;
+};
+
+static long close_range_step(__u32 i, struct close_range_walk *w)
+{
+	struct file_key key = {};
+	struct file *f;
+
+	if (w->first + i > w->last)
+		return 1;
+	f = fd_file(w->first + i);
+	if (f && file_key_of(f, w->proc, &key))
+		count_close(&key, w->now, w->now);
+	return 0;
+}
+
+/* close_range() drops many fds at once; each traced file among them gets a
+ * close, stamped at entry (the fds are gone by exit). */
+static __always_inline void on_close_range(struct pt_regs *regs, __u32 proc)
+{
+	struct close_range_walk w = {
+		.proc = proc,
+		.first = PT_REGS_PARM1_SYSCALL(regs),
+		.last = PT_REGS_PARM2_SYSCALL(regs),
+		.now = bpf_ktime_get_ns(),
+	};
+	struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
+
+	if (PT_REGS_PARM3_SYSCALL(regs) & CLOSE_RANGE_CLOEXEC)
+		return;
+	if (w.last >= fdt->max_fds)
+		w.last = fdt->max_fds - 1;
+	bpf_loop(CLOSE_RANGE_MAX_FDS, close_range_step, &w, 0);
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
@@ -712,6 +756,10 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	st = traced_task(bpf_get_current_task_btf());
 	if (!st)
 		return 0;
+	if (cls == C_CLOSE_RANGE) {
+		on_close_range(regs, st->proc);
+		return 0;
+	}
 	st->nr = id;
 	if (cls == C_CLOSE) {
 		struct file *f = fd_file(PT_REGS_PARM1_SYSCALL(regs));
@@ -760,7 +808,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		on_open(regs, nr, proc, ret, t1, t2);
 		break;
 	case C_CLOSE:
-		on_close(st, t1, t2);
+		count_close(&st->closing, t1, t2);
 		break;
 	case C_READ:
 		on_rw(regs, nr, false, proc, ret, t1, t2);

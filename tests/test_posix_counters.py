@@ -265,3 +265,21 @@ def test_fd_open_before_tracing(bins: Path, tmp_path: Path) -> None:
         record(log, ["echo", "hello"], stdout=f)
     assert_counters(only(log, str(out)), {"POSIX_OPENS": 0, "POSIX_WRITES": 1,
                                           "POSIX_BYTES_WRITTEN": 6})
+
+
+def test_close_range_closes(bins: Path, tmp_path: Path) -> None:
+    a, b, log = tmp_path / "a.dat", tmp_path / "b.dat", tmp_path / "cr.darshan"
+    record(log, [str(bins / "close_ranges"), str(a), str(b)])
+    for path in (a, b):
+        rec = only(log, str(path))
+        assert rec["POSIX_WRITES"] == 1
+        assert rec["POSIX_F_WRITE_END_TIMESTAMP"] <= rec["POSIX_F_CLOSE_START_TIMESTAMP"]
+        assert 0 < rec["POSIX_F_CLOSE_START_TIMESTAMP"] <= rec["POSIX_F_CLOSE_END_TIMESTAMP"]
+
+
+def test_exec_is_followed(bins: Path, tmp_path: Path) -> None:
+    """The shell execs the workload in the same process: still rank 0."""
+    out, log = tmp_path / "exec.dat", tmp_path / "exec.darshan"
+    record(log, ["sh", "-c", f"exec {bins / 'seq_write'} {out}"])
+    assert_counters(only(log, str(out)), {"POSIX_OPENS": 1, "POSIX_WRITES": 16})
+    assert darshan.DarshanReport(str(log)).metadata["job"]["nprocs"] == 1
