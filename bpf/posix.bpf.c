@@ -590,6 +590,31 @@ static __always_inline __u32 decode_dev(__u64 d)
 	return (major << MINORBITS) | minor;
 }
 
+/* Counters plus META time on the record behind an fd. */
+static __always_inline void count_fd_meta(__u32 proc, long fd, const struct meta_op *m,
+					  __u64 t1, __u64 t2)
+{
+	struct file *f = 0;
+	struct posix_record *r = fd_record(proc, fd, &f);
+
+	if (r)
+		count_meta(r, m, t1, t2);
+}
+
+/* fstatat/statx with AT_EMPTY_PATH and "" stat the fd itself (glibc's
+ * fstat is made this way). */
+static __always_inline bool empty_path_stat(__u32 proc, long fd, const char *upath,
+					    long flags, __u64 t1, __u64 t2)
+{
+	char first = 0;
+
+	bpf_probe_read_user(&first, 1, upath);
+	if (!(flags & AT_EMPTY_PATH) || first)
+		return false;
+	count_fd_meta(proc, fd, &stat_op, t1, t2);
+	return true;
+}
+
 static __always_inline void on_stat_path(struct pt_regs *regs, long nr, __u32 proc,
 					 __u64 t1, __u64 t2)
 {
@@ -600,22 +625,14 @@ static __always_inline void on_stat_path(struct pt_regs *regs, long nr, __u32 pr
 	bool created = false, dropped = false;
 	__s64 blksize;
 	__u32 mode;
-	char first = 0;
 
 	if (nr == NR_statx) {
 		struct statx sx = {};
 		long flags = PT_REGS_PARM3_SYSCALL(regs);
 
 		dirfd = (int)PT_REGS_PARM1_SYSCALL(regs);
-		bpf_probe_read_user(&first, 1, upath);
-		if ((flags & AT_EMPTY_PATH) && !first) {
-			struct file *f = 0;
-
-			r = fd_record(proc, dirfd, &f);
-			if (r)
-				count_meta(r, &stat_op, t1, t2);
+		if (empty_path_stat(proc, dirfd, upath, flags, t1, t2))
 			return;
-		}
 		bpf_probe_read_user(&sx, sizeof(sx),
 				    (void *)PT_REGS_PARM5_SYSCALL(regs));
 		mode = sx.stx_mode;
@@ -631,15 +648,8 @@ static __always_inline void on_stat_path(struct pt_regs *regs, long nr, __u32 pr
 
 			dirfd = (int)PT_REGS_PARM1_SYSCALL(regs);
 			buf = (void *)PT_REGS_PARM3_SYSCALL(regs);
-			bpf_probe_read_user(&first, 1, upath);
-			if ((flags & AT_EMPTY_PATH) && !first) {
-				struct file *f = 0;
-
-				r = fd_record(proc, dirfd, &f);
-				if (r)
-					count_meta(r, &stat_op, t1, t2);
+			if (empty_path_stat(proc, dirfd, upath, flags, t1, t2))
 				return;
-			}
 		} else {
 			upath = (const char *)PT_REGS_PARM1_SYSCALL(regs);
 			buf = (void *)PT_REGS_PARM2_SYSCALL(regs);
@@ -817,9 +827,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		on_rw(regs, nr, true, proc, ret, t1, t2);
 		break;
 	case C_SEEK:
-		r = fd_record(proc, PT_REGS_PARM1_SYSCALL(regs), &f);
-		if (r)
-			count_meta(r, &seek_op, t1, t2);
+		count_fd_meta(proc, PT_REGS_PARM1_SYSCALL(regs), &seek_op, t1, t2);
 		break;
 	case C_FSYNC:
 		on_sync(proc, PT_REGS_PARM1_SYSCALL(regs), POSIX_FSYNCS, t1, t2);
@@ -831,9 +839,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		on_stat_path(regs, nr, proc, t1, t2);
 		break;
 	case C_STAT_FD:
-		r = fd_record(proc, PT_REGS_PARM1_SYSCALL(regs), &f);
-		if (r)
-			count_meta(r, &stat_op, t1, t2);
+		count_fd_meta(proc, PT_REGS_PARM1_SYSCALL(regs), &stat_op, t1, t2);
 		break;
 	case C_DUP:
 		if (nr == NR_fcntl) {
