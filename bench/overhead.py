@@ -3,13 +3,13 @@
 Prints, for 1-byte writes and 4 KiB preads, ns/call untraced and under
 `ebpf-darshan record`, the overhead, and its ratio to the +246 ns/op that
 Darshan's LD_PRELOAD costs on these machines (../shared/DESIGN.md); then the
-tax a recording puts on an untraced process's syscalls.  Each figure is the
-median of several runs made in this same invocation.
+tax a recording puts on an untraced process's syscalls.  Untraced and traced
+runs alternate, and each figure is the best of RUNS: on a noisy shared
+machine the minimum is the stable estimate of what the code itself costs.
 """
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CALLS = 200_000
-RUNS = 5
+RUNS = 7
 DARSHAN_PRELOAD_NS = 246.0
 TARGET_RATIO = 1.5
 
@@ -28,8 +28,13 @@ def ns_per_call(cmd: list[str]) -> float:
     return float(out.split()[-1])
 
 
-def median_of(cmd: list[str]) -> float:
-    return statistics.median(ns_per_call(cmd) for _ in range(RUNS))
+def best_of(*cmds: list[str]) -> list[float]:
+    """Best ns/call of each command, the commands run in alternation."""
+    results: list[list[float]] = [[] for _ in cmds]
+    for _ in range(RUNS):
+        for out, cmd in zip(results, cmds):
+            out.append(ns_per_call(cmd))
+    return [min(r) for r in results]
 
 
 def recorded(tmp: Path, cmd: list[str]) -> list[str]:
@@ -43,11 +48,10 @@ def main() -> None:
         loop = tmp / "io_loop"
         subprocess.run(["gcc", "-O2", "-o", str(loop), str(HERE / "io_loop.c")], check=True)
         print(f"{'call':<10}{'untraced':>12}{'recorded':>12}{'overhead':>12}"
-              f"{'vs Darshan':>12}   (ns/call, median of {RUNS} x {CALLS} calls)")
+              f"{'vs Darshan':>12}   (ns/call, best of {RUNS} x {CALLS} calls)")
         for mode in ("write1", "pread4k"):
             cmd = [str(loop), mode, str(tmp / f"{mode}.dat"), str(CALLS)]
-            base = median_of(cmd)
-            traced = median_of(recorded(tmp, cmd))
+            base, traced = best_of(cmd, recorded(tmp, cmd))
             extra = traced - base
             print(f"{mode:<10}{base:>12.1f}{traced:>12.1f}{extra:>+12.1f}"
                   f"{extra / DARSHAN_PRELOAD_NS:>11.2f}x")
@@ -57,11 +61,11 @@ def main() -> None:
         print("\ntax on an untraced process while a recording runs elsewhere:")
         for mode in ("write1", "getppid"):
             cmd = [str(loop), mode, str(tmp / f"untraced-{mode}.dat"), str(CALLS)]
-            base = median_of(cmd)
+            (base,) = best_of(cmd)
             bg = subprocess.Popen(recorded(tmp, ["sleep", "600"]), stdout=subprocess.DEVNULL)
             time.sleep(2)  # let it load and attach
             try:
-                during = median_of(cmd)
+                (during,) = best_of(cmd)
             finally:
                 bg.terminate()
                 bg.wait()
