@@ -10,12 +10,10 @@ import numpy as np
 POSIX_NUM_COUNTERS = 69
 VALUE_TABLE_SLOTS = 32
 T_NUM_TIMES = 13
-PATH_BUF_LEN = 4096
 RECORD_EXCLUDED = 1
 
-# enum posix_time
-T_OPEN_START, T_READ_START, T_WRITE_START, T_CLOSE_START = 0, 1, 2, 3
-T_OPEN_END, T_READ_END, T_WRITE_END, T_CLOSE_END = 4, 5, 6, 7
+# enum posix_time: eight timestamps (T_OPEN_START..T_CLOSE_END), then
+# durations (T_READ_TIME..T_MAX_WRITE_TIME)
 TIMESTAMPS = slice(0, 8)
 DURATIONS = slice(8, 13)
 

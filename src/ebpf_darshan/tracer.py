@@ -82,7 +82,7 @@ class Tracer:
         finally:
             os.close(int(key[0]))
 
-    def poll(self, timeout_ms: int) -> list[np.ndarray | bytes]:
+    def poll(self, timeout_ms: int) -> list[bytes]:
         assert self._events is not None
         return self._events.poll(timeout_ms)
 
