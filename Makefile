@@ -3,7 +3,11 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
-	libc6-dev python3-venv python3-dev
+	libc6-dev python3-venv python3-dev \
+	openmpi-bin libopenmpi-dev libhdf5-dev liburing-dev
+# One file per package group: if any is missing, the packages are installed.
+APT_PROBES := /usr/bin/clang /usr/sbin/bpftool /usr/include/bpf/libbpf.h /usr/include/gelf.h \
+	/usr/bin/mpicc /usr/include/hdf5/serial/hdf5.h /usr/include/liburing.h
 INSTALLED := $(VENV)/.installed
 SOURCES := $(wildcard bpf/*.c bpf/*.h csrc/*.c csrc/*.h csrc/*.py src/ebpf_darshan/*.py \
 	src/ebpf_darshan/*/*.py) setup.py
@@ -14,8 +18,8 @@ all: setup
 
 # System packages: only installed when a tool is missing.
 .apt-done:
-	@if ! command -v clang >/dev/null || ! command -v bpftool >/dev/null \
-	    || [ ! -e /usr/include/bpf/libbpf.h ] || [ ! -e /usr/include/gelf.h ]; then \
+	@missing=0; for f in $(APT_PROBES); do [ -e $$f ] || missing=1; done; \
+	if [ $$missing = 1 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
 	fi
 	@touch $@
