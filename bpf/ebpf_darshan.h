@@ -84,7 +84,7 @@ enum io_type {
 /* Set by user space on a record whose name turned out to be excluded. */
 #define RECORD_EXCLUDED 1
 
-/* One traced file in one traced process. */
+/* Identifies a traced file in a traced process. */
 struct file_key {
 	__u32 proc;  /* traced-process index, assigned at fork, never reused */
 	__u32 dev;   /* kernel dev_t of the inode's super block */
@@ -96,14 +96,10 @@ struct value_slot {
 	__s64 count;
 };
 
-#ifdef __bpf__
-#define RECORD_LOCK struct bpf_spin_lock
-#else
-#define RECORD_LOCK struct { __u32 val; }
-#endif
-
+/* The counters of one traced file in one traced process.  Records live in
+ * an array and are found through an index from file_key to slot. */
 struct posix_record {
-	RECORD_LOCK lock;
+	__u32 busy;   /* a lock word taken with compare-and-swap; see posix.bpf.c */
 	__u32 flags;
 	__s64 counters[POSIX_NUM_COUNTERS];
 	__s64 times[T_NUM_TIMES];
@@ -126,6 +122,11 @@ struct task_state {
 	__u32 nr;          /* syscall in flight */
 	__u64 start_ns;    /* when it entered */
 	struct file_key closing;  /* resolved at close entry: the fd is gone at exit */
+	/* The record this thread used last: repeated I/O on one file skips
+	 * the index lookup.  Records never move, so the entry never goes stale. */
+	__u32 last_dev;
+	__u32 last_slot;
+	__u64 last_ino;    /* 0: nothing cached */
 };
 
 enum event_kind {
@@ -166,7 +167,8 @@ enum health_slot {
 	H_RECORDS_DROPPED = 0,   /* records map full: a file's counters were lost */
 	H_EVENTS_DROPPED = 1,    /* ring buffer full: a name or process event was lost */
 	H_PROCS_DROPPED = 2,     /* task storage could not be created for a new task */
-	H_NUM_SLOTS = 3,
+	H_CALLS_BUSY = 3,        /* a record stayed locked too long: one call not counted */
+	H_NUM_SLOTS = 4,
 };
 
 #endif /* EBPF_DARSHAN_H */

@@ -57,27 +57,34 @@ enum {
 /* Darshan's default POSIX_MEM_ALIGNMENT; user space may change it. */
 const volatile __s64 mem_alignment = 8;
 
+/* Records sit in an array so that a thread can remember the slot of the
+ * file it used last (task_state.last_*): the index lookup, a hash of the
+ * key, is then skipped on repeated I/O.  User space maps the array and
+ * reads the counters in place. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, MAX_RECORDS_DEFAULT);
-	__type(key, struct file_key);
+	__type(key, __u32);
 	__type(value, struct posix_record);
 } records SEC(".maps");
 
-/* An all-zero record to insert: it is too big for the BPF stack.  Plain
- * bytes, because a value holding a spin lock may not be the source of an
- * update. */
-struct record_bytes {
-	char bytes[sizeof(struct posix_record)];
-};
-
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct record_bytes);
-} record_template SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_RECORDS_DEFAULT);
+	__type(key, struct file_key);
+	__type(value, __u32);
+} record_index SEC(".maps");
+
+/* Slots are handed out in order and never given back. */
+__u32 next_slot = 0;
+
+/* A record lock is a word taken with compare-and-swap rather than a
+ * bpf_spin_lock, which disables interrupts and costs as much again as
+ * all the counting.  Critical sections are a few dozen instructions, so
+ * a waiter spins at most this many times before giving up on the call
+ * (counted in health as H_CALLS_BUSY). */
+#define LOCK_SPINS 4096
 
 /* Upper bounds of Darshan's ten access-size buckets (the last is open). */
 #define SIZE_BUCKETS 10
@@ -181,33 +188,83 @@ static __always_inline __s64 fs_alignment(struct file *f)
 	return BPF_CORE_READ(sb, s_blocksize);
 }
 
+static __always_inline struct posix_record *slot_record(__u32 slot)
+{
+	return bpf_map_lookup_elem(&records, &slot);
+}
+
 /* Find the record, or make it.  *created tells the caller to send a name. */
 static __always_inline struct posix_record *
-get_record(struct file_key *key, struct file *f, __s64 blksize, bool *created, bool *dropped)
+get_record(struct file_key *key, struct file *f, __s64 blksize, bool *created, bool *dropped,
+	   __u32 *slotp)
 {
-	struct posix_record *r = bpf_map_lookup_elem(&records, key);
-	__u32 zero = 0;
-	void *tmpl;
-	long err;
+	__u32 *found = bpf_map_lookup_elem(&record_index, key);
+	struct posix_record *r;
+	__u32 slot;
 
-	if (r)
-		return r;
-	tmpl = bpf_map_lookup_elem(&record_template, &zero);
-	if (!tmpl)
-		return 0;
-	err = bpf_map_update_elem(&records, key, tmpl, BPF_NOEXIST);
-	r = bpf_map_lookup_elem(&records, key);
-	if (!r) {
-		health_inc(H_RECORDS_DROPPED);
-		*dropped = true;
-		return 0;
+	if (found) {
+		*slotp = *found;
+		return slot_record(*found);
 	}
-	if (!err) {
-		r->counters[POSIX_MEM_ALIGNMENT] = mem_alignment;
-		r->counters[POSIX_FILE_ALIGNMENT] = f ? fs_alignment(f) : blksize;
+	slot = __sync_fetch_and_add(&next_slot, 1);
+	r = slot_record(slot);
+	if (!r)
+		goto full;
+	/* Filled in before the slot is published in the index. */
+	r->counters[POSIX_MEM_ALIGNMENT] = mem_alignment;
+	r->counters[POSIX_FILE_ALIGNMENT] = f ? fs_alignment(f) : blksize;
+	if (bpf_map_update_elem(&record_index, key, &slot, BPF_NOEXIST) == 0) {
 		*created = true;
+		*slotp = slot;
+		return r;
 	}
-	return r;
+	/* Another thread of the process made it first (its slot wins; ours
+	 * stays unused), or the index is full. */
+	found = bpf_map_lookup_elem(&record_index, key);
+	if (found) {
+		*slotp = *found;
+		return slot_record(*found);
+	}
+full:
+	health_inc(H_RECORDS_DROPPED);
+	*dropped = true;
+	return 0;
+}
+
+/* The record of key, if there is one. */
+static __always_inline struct posix_record *find_record(struct file_key *key)
+{
+	__u32 *slot = bpf_map_lookup_elem(&record_index, key);
+
+	return slot ? slot_record(*slot) : 0;
+}
+
+struct lock_wait {
+	struct posix_record *r;
+	bool taken;
+};
+
+static long lock_retry(__u32 i, struct lock_wait *w)
+{
+	w->taken = __sync_val_compare_and_swap(&w->r->busy, 0, 1) == 0;
+	return w->taken;  /* 1 ends the loop */
+}
+
+static __always_inline bool record_lock(struct posix_record *r)
+{
+	struct lock_wait w = { .r = r };
+
+	if (__sync_val_compare_and_swap(&r->busy, 0, 1) == 0)
+		return true;
+	bpf_loop(LOCK_SPINS, lock_retry, &w, 0);
+	if (!w.taken)
+		health_inc(H_CALLS_BUSY);
+	return w.taken;
+}
+
+static __always_inline void record_unlock(struct posix_record *r)
+{
+	__sync_lock_test_and_set(&r->busy, 0);
 }
 
 static __always_inline void fill_event(struct event *e, __u32 kind,
@@ -282,20 +339,34 @@ static __noinline void emit_file_event(struct file_key *key, struct file *f)
 	emit_event(e, sizeof(*e) + e->walk_len);
 }
 
+static __always_inline void remember(struct task_state *st, struct file_key *key, __u32 slot)
+{
+	st->last_dev = key->dev;
+	st->last_ino = key->ino;
+	st->last_slot = slot;
+}
+
 /* The record of the file behind fd, created (and named) on first sight. */
 static __always_inline struct posix_record *
-fd_record(__u32 proc, long fd, struct file **filep)
+fd_record(struct task_state *st, long fd, struct file **filep)
 {
 	struct file *f = fd_file(fd);
 	struct file_key key = {};
 	struct posix_record *r;
 	bool created = false, dropped = false;
+	__u32 slot = 0;
 
-	if (!f || !file_key_of(f, proc, &key))
+	if (!f || !file_key_of(f, st->proc, &key))
 		return 0;
-	r = get_record(&key, f, 0, &created, &dropped);
-	if (created)
-		emit_file_event(&key, f);
+	if (key.ino == st->last_ino && key.dev == st->last_dev) {
+		r = slot_record(st->last_slot);
+	} else {
+		r = get_record(&key, f, 0, &created, &dropped, &slot);
+		if (created)
+			emit_file_event(&key, f);
+		if (r)
+			remember(st, &key, slot);
+	}
 	if (!r || (r->flags & RECORD_EXCLUDED))
 		return 0;
 	*filep = f;
@@ -440,10 +511,10 @@ static __always_inline bool iov_misaligned(const struct iovec *iov, long cnt)
 }
 
 static __always_inline void on_rw(struct pt_regs *regs, long nr, bool write,
-				  __u32 proc, long ret, __u64 t1, __u64 t2)
+				  struct task_state *st, long ret, __u64 t1, __u64 t2)
 {
 	struct file *f = 0;
-	struct posix_record *r = fd_record(proc, PT_REGS_PARM1_SYSCALL(regs), &f);
+	struct posix_record *r = fd_record(st, PT_REGS_PARM1_SYSCALL(regs), &f);
 	__u64 buf = PT_REGS_PARM2_SYSCALL(regs);
 	__s64 pos = PT_REGS_PARM4_SYSCALL(regs);
 	struct access a = { .write = write, .bytes = ret, .t1 = t1, .t2 = t2 };
@@ -474,9 +545,10 @@ static __always_inline void on_rw(struct pt_regs *regs, long nr, bool write,
 	}
 	a.bucket = size_bucket(ret);
 	a.file_unaligned = unaligned_to(a.offset, r->counters[POSIX_FILE_ALIGNMENT]);
-	bpf_spin_lock(&r->lock);
+	if (!record_lock(r))
+		return;
 	count_access(r, &a);
-	bpf_spin_unlock(&r->lock);
+	record_unlock(r);
 }
 
 /* Open-like calls, dups, seeks and stats: counters plus META time. */
@@ -491,7 +563,8 @@ struct meta_op {
 static __always_inline void count_meta(struct posix_record *r, const struct meta_op *m,
 				       __u64 t1, __u64 t2)
 {
-	bpf_spin_lock(&r->lock);
+	if (!record_lock(r))
+		return;
 	if (m->counter >= 0 && m->counter < POSIX_NUM_COUNTERS)
 		r->counters[m->counter]++;
 	if (m->also >= 0 && m->also < POSIX_NUM_COUNTERS)
@@ -505,7 +578,7 @@ static __always_inline void count_meta(struct posix_record *r, const struct meta
 	if (m->mode)
 		r->counters[POSIX_MODE] = m->mode;
 	timer_add(&r->times[T_META_TIME], &r->last_meta_end, t1, t2);
-	bpf_spin_unlock(&r->lock);
+	record_unlock(r);
 }
 
 static const struct meta_op stat_op = { .counter = POSIX_STATS, .also = -1 };
@@ -513,7 +586,7 @@ static const struct meta_op seek_op = { .counter = POSIX_SEEKS, .also = -1 };
 static const struct meta_op dup_op = { .counter = POSIX_DUPS, .also = POSIX_OPENS,
 				 .opening = true };
 
-static __always_inline void on_open(struct pt_regs *regs, long nr, __u32 proc,
+static __always_inline void on_open(struct pt_regs *regs, long nr, struct task_state *st,
 				    long fd, __u64 t1, __u64 t2)
 {
 	long dirfd = AT_FDCWD;
@@ -523,8 +596,9 @@ static __always_inline void on_open(struct pt_regs *regs, long nr, __u32 proc,
 	struct file_key key = {};
 	struct posix_record *r;
 	bool created = false, dropped = false;
+	__u32 slot = 0;
 
-	if (!f || !file_key_of(f, proc, &key))
+	if (!f || !file_key_of(f, st->proc, &key))
 		return;
 	switch (nr) {
 	case NR_open:
@@ -554,10 +628,13 @@ static __always_inline void on_open(struct pt_regs *regs, long nr, __u32 proc,
 		mode = how.mode;
 	}
 	}
-	r = get_record(&key, f, 0, &created, &dropped);
+	r = get_record(&key, f, 0, &created, &dropped, &slot);
 	if (created || dropped)
 		send_path(EV_OPEN, &key, t1, t2, upath, dirfd, dropped);
-	if (!r || (r->flags & RECORD_EXCLUDED))
+	if (!r)
+		return;
+	remember(st, &key, slot);  /* I/O on a new file follows its open */
+	if (r->flags & RECORD_EXCLUDED)
 		return;
 	struct meta_op m = { .counter = POSIX_OPENS, .also = -1,
 			     .opening = true, .by_path = true };
@@ -591,11 +668,11 @@ static __always_inline __u32 decode_dev(__u64 d)
 }
 
 /* Counters plus META time on the record behind an fd. */
-static __always_inline void count_fd_meta(__u32 proc, long fd, const struct meta_op *m,
-					  __u64 t1, __u64 t2)
+static __always_inline void count_fd_meta(struct task_state *st, long fd,
+					  const struct meta_op *m, __u64 t1, __u64 t2)
 {
 	struct file *f = 0;
-	struct posix_record *r = fd_record(proc, fd, &f);
+	struct posix_record *r = fd_record(st, fd, &f);
 
 	if (r)
 		count_meta(r, m, t1, t2);
@@ -603,7 +680,7 @@ static __always_inline void count_fd_meta(__u32 proc, long fd, const struct meta
 
 /* fstatat/statx with AT_EMPTY_PATH and "" stat the fd itself (glibc's
  * fstat is made this way). */
-static __always_inline bool empty_path_stat(__u32 proc, long fd, const char *upath,
+static __always_inline bool empty_path_stat(struct task_state *st, long fd, const char *upath,
 					    long flags, __u64 t1, __u64 t2)
 {
 	char first = 0;
@@ -611,18 +688,19 @@ static __always_inline bool empty_path_stat(__u32 proc, long fd, const char *upa
 	bpf_probe_read_user(&first, 1, upath);
 	if (!(flags & AT_EMPTY_PATH) || first)
 		return false;
-	count_fd_meta(proc, fd, &stat_op, t1, t2);
+	count_fd_meta(st, fd, &stat_op, t1, t2);
 	return true;
 }
 
-static __always_inline void on_stat_path(struct pt_regs *regs, long nr, __u32 proc,
+static __always_inline void on_stat_path(struct pt_regs *regs, long nr, struct task_state *st,
 					 __u64 t1, __u64 t2)
 {
 	long dirfd = AT_FDCWD;
 	const char *upath = (const char *)PT_REGS_PARM2_SYSCALL(regs);
-	struct file_key key = { .proc = proc };
+	struct file_key key = { .proc = st->proc };
 	struct posix_record *r;
 	bool created = false, dropped = false;
+	__u32 slot = 0;
 	__s64 blksize;
 	__u32 mode;
 
@@ -631,7 +709,7 @@ static __always_inline void on_stat_path(struct pt_regs *regs, long nr, __u32 pr
 		long flags = PT_REGS_PARM3_SYSCALL(regs);
 
 		dirfd = (int)PT_REGS_PARM1_SYSCALL(regs);
-		if (empty_path_stat(proc, dirfd, upath, flags, t1, t2))
+		if (empty_path_stat(st, dirfd, upath, flags, t1, t2))
 			return;
 		bpf_probe_read_user(&sx, sizeof(sx),
 				    (void *)PT_REGS_PARM5_SYSCALL(regs));
@@ -640,7 +718,7 @@ static __always_inline void on_stat_path(struct pt_regs *regs, long nr, __u32 pr
 		key.ino = sx.stx_ino;
 		blksize = sx.stx_blksize;
 	} else {
-		struct stat_head st = {};
+		struct stat_head sb = {};
 		void *buf;
 
 		if (nr == NR_newfstatat) {
@@ -648,21 +726,21 @@ static __always_inline void on_stat_path(struct pt_regs *regs, long nr, __u32 pr
 
 			dirfd = (int)PT_REGS_PARM1_SYSCALL(regs);
 			buf = (void *)PT_REGS_PARM3_SYSCALL(regs);
-			if (empty_path_stat(proc, dirfd, upath, flags, t1, t2))
+			if (empty_path_stat(st, dirfd, upath, flags, t1, t2))
 				return;
 		} else {
 			upath = (const char *)PT_REGS_PARM1_SYSCALL(regs);
 			buf = (void *)PT_REGS_PARM2_SYSCALL(regs);
 		}
-		bpf_probe_read_user(&st, sizeof(st), buf);
-		mode = st.mode;
-		key.dev = decode_dev(st.dev);
-		key.ino = st.ino;
-		blksize = st.blksize;
+		bpf_probe_read_user(&sb, sizeof(sb), buf);
+		mode = sb.mode;
+		key.dev = decode_dev(sb.dev);
+		key.ino = sb.ino;
+		blksize = sb.blksize;
 	}
 	if ((mode & S_IFMT) != S_IFREG)
 		return;
-	r = get_record(&key, 0, blksize, &created, &dropped);
+	r = get_record(&key, 0, blksize, &created, &dropped, &slot);
 	if (created || dropped)
 		send_path(EV_STAT, &key, t1, t2, upath, dirfd, dropped);
 	if (r && !(r->flags & RECORD_EXCLUDED))
@@ -691,29 +769,28 @@ static __always_inline void on_rename(struct pt_regs *regs, long nr, __u32 proc,
 
 static __always_inline void count_close(struct file_key *key, __u64 t1, __u64 t2)
 {
-	struct posix_record *r = bpf_map_lookup_elem(&records, key);
+	struct posix_record *r = find_record(key);
 
-	if (!r || (r->flags & RECORD_EXCLUDED))
+	if (!r || (r->flags & RECORD_EXCLUDED) || !record_lock(r))
 		return;
-	bpf_spin_lock(&r->lock);
 	stamp(r, T_CLOSE_START, T_CLOSE_END, t1, t2);
 	r->last_byte_read = 0;
 	r->last_byte_written = 0;
 	timer_add(&r->times[T_META_TIME], &r->last_meta_end, t1, t2);
-	bpf_spin_unlock(&r->lock);
+	record_unlock(r);
 }
 
-static __always_inline void on_sync(__u32 proc, long fd, int counter, __u64 t1, __u64 t2)
+static __always_inline void on_sync(struct task_state *st, long fd, int counter,
+				    __u64 t1, __u64 t2)
 {
 	struct file *f = 0;
-	struct posix_record *r = fd_record(proc, fd, &f);
+	struct posix_record *r = fd_record(st, fd, &f);
 
-	if (!r)
+	if (!r || !record_lock(r))
 		return;
-	bpf_spin_lock(&r->lock);
 	r->counters[counter]++;
 	timer_add(&r->times[T_WRITE_TIME], &r->last_write_end, t1, t2);
-	bpf_spin_unlock(&r->lock);
+	record_unlock(r);
 }
 
 struct close_range_walk {
@@ -791,7 +868,6 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	struct file *f = 0;
 	struct posix_record *r;
 	__u64 t1, t2;
-	__u32 proc;
 
 	if (cls == C_NONE)
 		return 0;
@@ -801,12 +877,11 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	t2 = bpf_ktime_get_ns();
 	t1 = st->start_ns;
 	st->start_ns = 0;
-	proc = st->proc;
 	if (cls == C_MMAP) {
 		if ((unsigned long)ret >= (unsigned long)-MAX_ERRNO ||
 		    (PT_REGS_PARM4_SYSCALL(regs) & MAP_ANONYMOUS))
 			return 0;
-		r = fd_record(proc, PT_REGS_PARM5_SYSCALL(regs), &f);
+		r = fd_record(st, PT_REGS_PARM5_SYSCALL(regs), &f);
 		if (r)
 			__sync_fetch_and_add(&r->counters[POSIX_MMAPS], 1);
 		return 0;
@@ -815,31 +890,31 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	switch (cls) {
 	case C_OPEN:
-		on_open(regs, nr, proc, ret, t1, t2);
+		on_open(regs, nr, st, ret, t1, t2);
 		break;
 	case C_CLOSE:
 		count_close(&st->closing, t1, t2);
 		break;
 	case C_READ:
-		on_rw(regs, nr, false, proc, ret, t1, t2);
+		on_rw(regs, nr, false, st, ret, t1, t2);
 		break;
 	case C_WRITE:
-		on_rw(regs, nr, true, proc, ret, t1, t2);
+		on_rw(regs, nr, true, st, ret, t1, t2);
 		break;
 	case C_SEEK:
-		count_fd_meta(proc, PT_REGS_PARM1_SYSCALL(regs), &seek_op, t1, t2);
+		count_fd_meta(st, PT_REGS_PARM1_SYSCALL(regs), &seek_op, t1, t2);
 		break;
 	case C_FSYNC:
-		on_sync(proc, PT_REGS_PARM1_SYSCALL(regs), POSIX_FSYNCS, t1, t2);
+		on_sync(st, PT_REGS_PARM1_SYSCALL(regs), POSIX_FSYNCS, t1, t2);
 		break;
 	case C_FDSYNC:
-		on_sync(proc, PT_REGS_PARM1_SYSCALL(regs), POSIX_FDSYNCS, t1, t2);
+		on_sync(st, PT_REGS_PARM1_SYSCALL(regs), POSIX_FDSYNCS, t1, t2);
 		break;
 	case C_STAT_PATH:
-		on_stat_path(regs, nr, proc, t1, t2);
+		on_stat_path(regs, nr, st, t1, t2);
 		break;
 	case C_STAT_FD:
-		count_fd_meta(proc, PT_REGS_PARM1_SYSCALL(regs), &stat_op, t1, t2);
+		count_fd_meta(st, PT_REGS_PARM1_SYSCALL(regs), &stat_op, t1, t2);
 		break;
 	case C_DUP:
 		if (nr == NR_fcntl) {
@@ -848,12 +923,12 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 			if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
 				break;
 		}
-		r = fd_record(proc, ret, &f);
+		r = fd_record(st, ret, &f);
 		if (r)
 			count_meta(r, &dup_op, t1, t2);
 		break;
 	case C_RENAME:
-		on_rename(regs, nr, proc, t1, t2);
+		on_rename(regs, nr, st->proc, t1, t2);
 		break;
 	}
 	return 0;

@@ -214,12 +214,11 @@ int edb_map_lookup(int fd, const void *key, void *value, unsigned long long flag
 }
 
 /* Copy every entry of a hash map into keys/values (capacity entries at
- * most) in batches; each value is copied under its spin lock, if it has
- * one.  Returns the number of entries copied. */
+ * most) in batches.  Returns the number of entries copied. */
 long edb_map_dump(int fd, void *keys, size_t key_size, void *values, size_t value_size,
 		  size_t capacity)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_F_LOCK);
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	unsigned long long batch = 0;
 	size_t total = 0;
 	bool first = true;

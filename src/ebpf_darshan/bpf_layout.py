@@ -21,15 +21,15 @@ DURATIONS = slice(8, 13)
 EV_OPEN, EV_STAT, EV_FILE, EV_RENAME_SRC, EV_RENAME_DST, EV_FORK, EV_EXEC, EV_EXIT = range(1, 9)
 
 # enum health_slot
-H_RECORDS_DROPPED, H_EVENTS_DROPPED, H_PROCS_DROPPED = 0, 1, 2
-H_NUM_SLOTS = 3
+H_RECORDS_DROPPED, H_EVENTS_DROPPED, H_PROCS_DROPPED, H_CALLS_BUSY = 0, 1, 2, 3
+H_NUM_SLOTS = 4
 
 file_key = np.dtype([("proc", "<u4"), ("dev", "<u4"), ("ino", "<u8")])
 
 value_slot = np.dtype([("value", "<i8"), ("count", "<i8")])
 
 posix_record = np.dtype([
-    ("lock", "<u4"),
+    ("busy", "<u4"),
     ("flags", "<u4"),
     ("counters", "<i8", (POSIX_NUM_COUNTERS,)),
     ("times", "<i8", (T_NUM_TIMES,)),
@@ -48,6 +48,9 @@ task_state = np.dtype([
     ("nr", "<u4"),
     ("start_ns", "<u8"),
     ("closing", file_key),
+    ("last_dev", "<u4"),
+    ("last_slot", "<u4"),
+    ("last_ino", "<u8"),
 ])
 
 event = np.dtype([

@@ -87,7 +87,8 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
     lost = {"lost_files": len(set(rec.lost_files)),
             "lost_file_calls": int(health[L.H_RECORDS_DROPPED]) - rec.excluded_drops,
             "lost_events": int(health[L.H_EVENTS_DROPPED]) + unnamed,
-            "lost_tasks": int(health[L.H_PROCS_DROPPED])}
+            "lost_tasks": int(health[L.H_PROCS_DROPPED]),
+            "lost_busy_calls": int(health[L.H_CALLS_BUSY])}
     metadata = {"lib_ver": f"ebpf-darshan-{__version__}",
                 "collector": "ebpf-darshan (kernel syscall tracing, no interposition)",
                 "ranks": "one per traced process that did I/O, in order of creation"}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import bpf_layout as L
-from .binding import BPF_F_LOCK, BpfError, BpfObject, EventStream, map_dump, map_lookup, \
+from .binding import BpfError, BpfObject, EventStream, MappedArray, map_dump, map_lookup, \
     map_update, task_key
 
 SHARED_MAPS = ("task_states", "events", "health")
@@ -34,6 +34,7 @@ class Tracer:
         self.options = options
         self._objects: list[BpfObject] = []
         self._events: EventStream | None = None
+        self._records: MappedArray | None = None
         try:
             lifecycle = self._open("lifecycle.bpf.o")
             lifecycle.resize_map("events", options.event_buffer_mb * 1024 * 1024)
@@ -41,7 +42,9 @@ class Tracer:
             posix = self._load_posix(lifecycle)
             for obj in self._objects:
                 obj.attach()
-            self._records_fd = posix.map_fd("records")
+            self._records = MappedArray(posix.map_fd("records"), L.posix_record,
+                                        options.max_records)
+            self._index_fd = posix.map_fd("record_index")
             self._tasks_fd = lifecycle.map_fd("task_states")
             self._health_fd = lifecycle.map_fd("health")
             self._events = EventStream(lifecycle.map_fd("events"))
@@ -56,6 +59,7 @@ class Tracer:
             for name in SHARED_MAPS:
                 posix.share_map(name, lifecycle)
             posix.resize_map("records", self.options.max_records)
+            posix.resize_map("record_index", self.options.max_records)
             posix.set_const("mem_alignment", np.int64(self.options.mem_alignment))
             try:
                 posix.load()
@@ -87,17 +91,18 @@ class Tracer:
         return self._events.poll(timeout_ms)
 
     def exclude(self, key: np.void) -> None:
-        """Stop counting a record whose name is excluded; its counts go."""
-        value = np.zeros(1, dtype=L.posix_record)
-        value["flags"] = L.RECORD_EXCLUDED
-        try:
-            map_update(self._records_fd, np.array([key], dtype=L.file_key), value, BPF_F_LOCK)
-        except BpfError:
-            pass  # already gone: nothing to stop
+        """Stop counting a record whose name is excluded."""
+        slot = map_lookup(self._index_fd, np.array([key], dtype=L.file_key), np.dtype(np.uint32))
+        assert self._records is not None
+        # One word, which the BPF side only reads.
+        self._records.array["flags"][int(slot[0])] = L.RECORD_EXCLUDED
 
     def records(self) -> tuple[np.ndarray, np.ndarray]:
-        return map_dump(self._records_fd, L.file_key, L.posix_record,
-                        self.options.max_records)
+        """Every record's key and a copy of its counters."""
+        keys, slots = map_dump(self._index_fd, L.file_key, np.dtype(np.uint32),
+                               self.options.max_records)
+        assert self._records is not None
+        return keys, self._records.array[slots]
 
     def health(self) -> np.ndarray:
         out = np.zeros(L.H_NUM_SLOTS, dtype=np.uint64)
@@ -107,6 +112,9 @@ class Tracer:
         return out
 
     def close(self) -> None:
+        if self._records is not None:
+            self._records.close()
+            self._records = None
         if self._events is not None:
             self._events.close()
             self._events = None

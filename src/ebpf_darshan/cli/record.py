@@ -33,7 +33,8 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--exclude", action="append", default=[], metavar="PREFIX",
                    help="do not record paths under PREFIX")
     p.add_argument("--max-records", type=int, default=DEFAULT_MAX_RECORDS, metavar="N",
-                   help=f"kernel record slots, one per (process, file) (default {DEFAULT_MAX_RECORDS})")
+                   help="kernel record slots, one per (process, file), 1.7 KiB each, "
+                   f"allocated up front (default {DEFAULT_MAX_RECORDS})")
     p.add_argument("--event-buffer-mb", type=int, default=DEFAULT_EVENT_BUFFER_MB, metavar="MB",
                    help=f"ring buffer for names and process events (default {DEFAULT_EVENT_BUFFER_MB})")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
