@@ -138,6 +138,7 @@ enum event_kind {
 	EV_FORK = 6,
 	EV_EXEC = 7,
 	EV_EXIT = 8,
+	EV_UNLINK = 9,      /* a path was unlinked (no Darshan counter: a job total) */
 };
 
 /* Header of every ring-buffer event.  Path events append the path the
@@ -161,6 +162,18 @@ struct event {
 };
 
 #define EVENT_MAX_LEN (sizeof(struct event) + PATH_BUF_LEN + WALK_BUF_LEN)
+
+/* What Darshan has no counter for, totalled over the recording (one u64
+ * slot each in the `extras` array), reported as log metadata. */
+enum extra_slot {
+	X_SENDFILE_CALLS = 0,      /* also counted as a read and a write in POSIX */
+	X_COPY_FILE_RANGE_CALLS,   /* likewise */
+	X_SPLICE_CALLS,            /* likewise, on the file side */
+	X_FALLOCATE_CALLS,
+	X_FALLOCATE_BYTES,
+	X_FTRUNCATE_CALLS,
+	X_NUM_SLOTS,
+};
 
 /* Loss and fill accounting, one u64 slot each in the `health` array. */
 enum health_slot {

@@ -24,17 +24,19 @@ enum {
 	NR_read = 0, NR_write = 1, NR_open = 2, NR_close = 3, NR_stat = 4,
 	NR_fstat = 5, NR_lstat = 6, NR_lseek = 8, NR_mmap = 9,
 	NR_pread64 = 17, NR_pwrite64 = 18, NR_readv = 19, NR_writev = 20,
-	NR_dup = 32, NR_dup2 = 33, NR_fcntl = 72, NR_fsync = 74,
-	NR_fdatasync = 75, NR_rename = 82, NR_creat = 85, NR_openat = 257,
-	NR_newfstatat = 262, NR_renameat = 264, NR_dup3 = 292,
+	NR_dup = 32, NR_dup2 = 33, NR_sendfile = 40, NR_fcntl = 72, NR_fsync = 74,
+	NR_fdatasync = 75, NR_ftruncate = 77, NR_rename = 82, NR_creat = 85,
+	NR_unlink = 87, NR_openat = 257, NR_newfstatat = 262, NR_unlinkat = 263,
+	NR_renameat = 264, NR_splice = 275, NR_fallocate = 285, NR_dup3 = 292,
 	NR_preadv = 295, NR_pwritev = 296, NR_renameat2 = 316,
-	NR_preadv2 = 327, NR_pwritev2 = 328, NR_statx = 332,
-	NR_close_range = 436, NR_openat2 = 437,
+	NR_copy_file_range = 326, NR_preadv2 = 327, NR_pwritev2 = 328,
+	NR_statx = 332, NR_close_range = 436, NR_openat2 = 437,
 };
 
 /* Constants from the uapi headers, which vmlinux.h does not carry. */
 #define AT_FDCWD -100
 #define AT_EMPTY_PATH 0x1000
+#define AT_REMOVEDIR 0x200
 #define O_CREAT 0100
 #define O_TMPFILE 020000000
 #define F_DUPFD 0
@@ -76,6 +78,13 @@ struct {
 	__type(value, __u32);
 } record_index SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, X_NUM_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} extras SEC(".maps");
+
 /* Slots are handed out in order and never given back. */
 __u32 next_slot = 0;
 
@@ -96,6 +105,7 @@ static const __s64 size_bucket_top[SIZE_BUCKETS - 1] = {
 enum call_class {
 	C_NONE, C_OPEN, C_CLOSE, C_READ, C_WRITE, C_SEEK, C_FSYNC, C_FDSYNC,
 	C_STAT_PATH, C_STAT_FD, C_MMAP, C_DUP, C_RENAME, C_CLOSE_RANGE,
+	C_TRANSFER, C_FALLOCATE, C_FTRUNCATE, C_UNLINK,
 };
 
 static __always_inline int classify(long nr)
@@ -129,6 +139,14 @@ static __always_inline int classify(long nr)
 		return C_DUP;
 	case NR_rename: case NR_renameat: case NR_renameat2:
 		return C_RENAME;
+	case NR_sendfile: case NR_copy_file_range: case NR_splice:
+		return C_TRANSFER;
+	case NR_fallocate:
+		return C_FALLOCATE;
+	case NR_ftruncate:
+		return C_FTRUNCATE;
+	case NR_unlink: case NR_unlinkat:
+		return C_UNLINK;
 	}
 	return C_NONE;
 }
@@ -510,6 +528,17 @@ static __always_inline bool iov_misaligned(const struct iovec *iov, long cnt)
 	return false;
 }
 
+/* Count one access under the record's lock. */
+static __always_inline void count_io(struct posix_record *r, struct access *a)
+{
+	a->bucket = size_bucket(a->bytes);
+	a->file_unaligned = unaligned_to(a->offset, r->counters[POSIX_FILE_ALIGNMENT]);
+	if (!record_lock(r))
+		return;
+	count_access(r, a);
+	record_unlock(r);
+}
+
 static __always_inline void on_rw(struct pt_regs *regs, long nr, bool write,
 				  struct task_state *st, long ret, __u64 t1, __u64 t2)
 {
@@ -543,12 +572,69 @@ static __always_inline void on_rw(struct pt_regs *regs, long nr, bool write,
 		a.offset = FILE_READ(f, f_pos) - ret;
 		a.mem_unaligned = misaligned(buf);
 	}
-	a.bucket = size_bucket(ret);
-	a.file_unaligned = unaligned_to(a.offset, r->counters[POSIX_FILE_ALIGNMENT]);
-	if (!record_lock(r))
+	count_io(r, &a);
+}
+
+/* sendfile, copy_file_range and splice move bytes between two fds inside
+ * the kernel: a read of the source and a write of the destination, each at
+ * the offset passed by pointer (which the call advances) or else at the
+ * file position.  No user buffer, so no memory alignment to check. */
+static __always_inline void transfer_side(struct task_state *st, long fd, __s64 *uoff,
+					  bool write, long ret, __u64 t1, __u64 t2)
+{
+	struct file *f = 0;
+	struct posix_record *r = fd_record(st, fd, &f);
+	struct access a = { .write = write, .bytes = ret, .t1 = t1, .t2 = t2 };
+	__s64 end;
+
+	if (!r)
 		return;
-	count_access(r, &a);
-	record_unlock(r);
+	if (uoff && !bpf_probe_read_user(&end, sizeof(end), uoff))
+		a.offset = end - ret;
+	else
+		a.offset = FILE_READ(f, f_pos) - ret;
+	count_io(r, &a);
+}
+
+static __always_inline void extra_add(__u32 slot, __u64 v)
+{
+	__u64 *x = bpf_map_lookup_elem(&extras, &slot);
+
+	if (x)
+		__sync_fetch_and_add(x, v);
+}
+
+static __always_inline void on_transfer(struct pt_regs *regs, long nr, struct task_state *st,
+					long ret, __u64 t1, __u64 t2)
+{
+	if (nr == NR_sendfile) {  /* (out_fd, in_fd, *offset, count) */
+		transfer_side(st, PT_REGS_PARM2_SYSCALL(regs),
+			      (__s64 *)PT_REGS_PARM3_SYSCALL(regs), false, ret, t1, t2);
+		transfer_side(st, PT_REGS_PARM1_SYSCALL(regs), 0, true, ret, t1, t2);
+		extra_add(X_SENDFILE_CALLS, 1);
+		return;
+	}
+	/* copy_file_range and splice: (fd_in, *off_in, fd_out, *off_out, ...) */
+	transfer_side(st, PT_REGS_PARM1_SYSCALL(regs),
+		      (__s64 *)PT_REGS_PARM2_SYSCALL(regs), false, ret, t1, t2);
+	transfer_side(st, PT_REGS_PARM3_SYSCALL(regs),
+		      (__s64 *)PT_REGS_PARM4_SYSCALL(regs), true, ret, t1, t2);
+	extra_add(nr == NR_splice ? X_SPLICE_CALLS : X_COPY_FILE_RANGE_CALLS, 1);
+}
+
+/* fallocate and ftruncate of traced files: Darshan has no counter. */
+static __always_inline void on_resize(struct pt_regs *regs, long nr, struct task_state *st)
+{
+	struct file *f = 0;
+
+	if (!fd_record(st, PT_REGS_PARM1_SYSCALL(regs), &f))
+		return;
+	if (nr == NR_ftruncate) {
+		extra_add(X_FTRUNCATE_CALLS, 1);
+		return;
+	}
+	extra_add(X_FALLOCATE_CALLS, 1);
+	extra_add(X_FALLOCATE_BYTES, PT_REGS_PARM4_SYSCALL(regs));
 }
 
 /* Open-like calls, dups, seeks and stats: counters plus META time. */
@@ -767,6 +853,23 @@ static __always_inline void on_rename(struct pt_regs *regs, long nr, __u32 proc,
 	send_path(EV_RENAME_DST, &key, t1, t2, newp, newdir, false);
 }
 
+/* Unlinks go to user space, which alone knows which names are excluded. */
+static __always_inline void on_unlink(struct pt_regs *regs, long nr, __u32 proc,
+				      __u64 t1, __u64 t2)
+{
+	struct file_key key = { .proc = proc };
+
+	if (nr == NR_unlink) {
+		send_path(EV_UNLINK, &key, t1, t2, (const char *)PT_REGS_PARM1_SYSCALL(regs),
+			  AT_FDCWD, false);
+		return;
+	}
+	if (PT_REGS_PARM3_SYSCALL(regs) & AT_REMOVEDIR)
+		return;
+	send_path(EV_UNLINK, &key, t1, t2, (const char *)PT_REGS_PARM2_SYSCALL(regs),
+		  (int)PT_REGS_PARM1_SYSCALL(regs), false);
+}
+
 static __always_inline void count_close(struct file_key *key, __u64 t1, __u64 t2)
 {
 	struct posix_record *r = find_record(key);
@@ -929,6 +1032,16 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		break;
 	case C_RENAME:
 		on_rename(regs, nr, st->proc, t1, t2);
+		break;
+	case C_TRANSFER:
+		on_transfer(regs, nr, st, ret, t1, t2);
+		break;
+	case C_FALLOCATE:
+	case C_FTRUNCATE:
+		on_resize(regs, nr, st);
+		break;
+	case C_UNLINK:
+		on_unlink(regs, nr, st->proc, t1, t2);
 		break;
 	}
 	return 0;

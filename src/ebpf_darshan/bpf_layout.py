@@ -18,7 +18,12 @@ TIMESTAMPS = slice(0, 8)
 DURATIONS = slice(8, 13)
 
 # enum event_kind
-EV_OPEN, EV_STAT, EV_FILE, EV_RENAME_SRC, EV_RENAME_DST, EV_FORK, EV_EXEC, EV_EXIT = range(1, 9)
+EV_OPEN, EV_STAT, EV_FILE, EV_RENAME_SRC, EV_RENAME_DST, EV_FORK, EV_EXEC, EV_EXIT, \
+    EV_UNLINK = range(1, 10)
+
+# enum extra_slot, in order: the log's metadata keys for them
+EXTRA_KEYS = ("extra_sendfile_calls", "extra_copy_file_range_calls", "extra_splice_calls",
+              "extra_fallocate_calls", "extra_fallocate_bytes", "extra_ftruncate_calls")
 
 # enum health_slot
 H_RECORDS_DROPPED, H_EVENTS_DROPPED, H_PROCS_DROPPED, H_CALLS_BUSY = 0, 1, 2, 3

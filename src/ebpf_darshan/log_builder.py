@@ -65,7 +65,9 @@ def _apply_renames(rec: Recording, by_file: dict[tuple[int, str], np.void],
 
 
 def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.ndarray,
-              facts: JobFacts) -> Log:
+              facts: JobFacts, extras: dict[str, int] | None = None) -> Log:
+    """The log of a recording.  extras: totals Darshan has no counter for
+    (Tracer.extras()), written as metadata lines."""
     keys, values, names, unnamed = _named_records(rec, keys, values)
     procs = sorted(set(int(p) for p in keys["proc"]))
     rank_of = {proc: rank for rank, proc in enumerate(procs)}
@@ -93,6 +95,8 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
                 "collector": "ebpf-darshan (kernel syscall tracing, no interposition)",
                 "ranks": "one per traced process that did I/O, in order of creation"}
     metadata.update({k: str(v) for k, v in lost.items() if v > 0})
+    extra = dict(extras or {}, extra_unlink_calls=rec.unlinks)
+    metadata.update({k: str(v) for k, v in extra.items() if v > 0})
     job = Job(uid=facts.uid, start_ns=rec.start_epoch_ns, end_ns=rec.end_epoch_ns,
               nprocs=max(len(procs), 1), jobid=facts.jobid, metadata=metadata,
               exe=" ".join(facts.argv), mounts=facts.mounts)

@@ -47,6 +47,7 @@ class Recording:
     renames: list[Rename] = field(default_factory=list)
     lost_files: list[str] = field(default_factory=list)
     excluded_drops: int = 0
+    unlinks: int = 0
     _pending_src: dict[int, tuple[int, str]] = field(default_factory=dict)
 
     def handle(self, raw: bytes, tracer: Tracer) -> None:
@@ -69,6 +70,9 @@ class Recording:
             self.names.setdefault((proc, int(key["dev"]), int(key["ino"])), name)
             if excluded:
                 tracer.exclude(key)
+        elif kind == L.EV_UNLINK:
+            if not self.path_filter.excluded(printable(record_name(path, walk))):
+                self.unlinks += 1
         elif kind == L.EV_RENAME_SRC:
             self._pending_src[int(ev["tid"])] = (proc, printable(record_name(path, walk)))
         elif kind == L.EV_RENAME_DST:

@@ -27,6 +27,14 @@ class TracerOptions:
     mem_alignment: int = 8
 
 
+def _array_values(fd: int, n: int) -> np.ndarray:
+    """The u64 slots of a small array map."""
+    out = np.zeros(n, dtype=np.uint64)
+    for slot in range(n):
+        out[slot] = map_lookup(fd, np.array([slot], dtype=np.uint32), np.dtype(np.uint64))[0]
+    return out
+
+
 class Tracer:
     """Loaded, attached BPF programs and the maps they fill."""
 
@@ -47,6 +55,7 @@ class Tracer:
             self._index_fd = posix.map_fd("record_index")
             self._tasks_fd = lifecycle.map_fd("task_states")
             self._health_fd = lifecycle.map_fd("health")
+            self._extras_fd = posix.map_fd("extras")
             self._events = EventStream(lifecycle.map_fd("events"))
         except BpfError:
             self.close()
@@ -105,11 +114,12 @@ class Tracer:
         return keys, self._records.array[slots]
 
     def health(self) -> np.ndarray:
-        out = np.zeros(L.H_NUM_SLOTS, dtype=np.uint64)
-        for slot in range(L.H_NUM_SLOTS):
-            out[slot] = map_lookup(self._health_fd, np.array([slot], dtype=np.uint32),
-                                   np.dtype(np.uint64))[0]
-        return out
+        return _array_values(self._health_fd, L.H_NUM_SLOTS)
+
+    def extras(self) -> dict[str, int]:
+        """Totals of the calls Darshan has no counter for."""
+        values = _array_values(self._extras_fd, len(L.EXTRA_KEYS))
+        return {key: int(v) for key, v in zip(L.EXTRA_KEYS, values)}
 
     def close(self) -> None:
         if self._records is not None:

@@ -96,11 +96,12 @@ def run(args: argparse.Namespace) -> int:
             raise
         keys, values = tracer.records()
         health = tracer.health()
+        extras = tracer.extras()
     finally:
         tracer.close()
     uid, gid, user = invoking_user()
     jobid = job_id(dict(os.environ), os.getpid())
-    log = build_log(recording, keys, values, health, JobFacts(uid, jobid, argv, mounts))
+    log = build_log(recording, keys, values, health, JobFacts(uid, jobid, argv, mounts), extras)
     path = Path(args.output) if args.output else out_dir / default_log_name(
         user, argv[0], jobid, command.pid, recording.start_epoch_ns)
     try:
