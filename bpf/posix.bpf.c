@@ -160,12 +160,13 @@ static __always_inline int classify(long nr)
  */
 #ifdef DIRECT_FILE_READS
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
-#define typed_file(f) ((struct file *)bpf_rdonly_cast((f), bpf_core_type_id_kernel(struct file)))
+#define typed(p, type) ((type *)bpf_rdonly_cast((p), bpf_core_type_id_kernel(type)))
 #define FILE_READ(src, a, ...) ___arrow(src, a, ##__VA_ARGS__)
 #else
-#define typed_file(f) (f)
+#define typed(p, type) ((type *)(p))
 #define FILE_READ(src, a, ...) BPF_CORE_READ(src, a, ##__VA_ARGS__)
 #endif
+#define typed_file(f) typed(f, struct file)
 
 /* The file behind fd.  tp_btf lets us follow the task's BTF pointers with
  * plain loads; only the fd array slot needs a probe read. */
@@ -883,17 +884,22 @@ static __always_inline void count_close(struct file_key *key, __u64 t1, __u64 t2
 	record_unlock(r);
 }
 
-static __always_inline void on_sync(struct task_state *st, long fd, int counter,
-				    __u64 t1, __u64 t2)
+/* fsync and fdatasync: Darshan counts their time as write time. */
+static __always_inline void count_sync(struct posix_record *r, int counter, __u64 t1, __u64 t2)
 {
-	struct file *f = 0;
-	struct posix_record *r = fd_record(st, fd, &f);
-
 	if (!r || !record_lock(r))
 		return;
 	r->counters[counter]++;
 	timer_add(&r->times[T_WRITE_TIME], &r->last_write_end, t1, t2);
 	record_unlock(r);
+}
+
+static __always_inline void on_sync(struct task_state *st, long fd, int counter,
+				    __u64 t1, __u64 t2)
+{
+	struct file *f = 0;
+
+	count_sync(fd_record(st, fd, &f), counter, t1, t2);
 }
 
 struct close_range_walk {
@@ -1042,6 +1048,206 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		break;
 	case C_UNLINK:
 		on_unlink(regs, nr, st->proc, t1, t2);
+		break;
+	}
+	return 0;
+}
+
+/*
+ * io_uring.  Requests never pass through the read/write syscalls, so they
+ * are counted from io_uring's own tracepoints, like their syscall twins:
+ * submission notes the time and what only the submitter's context knows
+ * (the fd a close names, the alignment of the user buffers); completion
+ * counts, with the result, the file and its position at that point.
+ */
+#define PF_IO_WORKER 0x00000010
+#define IORING_FSYNC_DATASYNC 1
+#define IO_URING_INFLIGHT_MAX 16384
+
+struct uring_call {
+	__u64 start_ns;
+	__u32 proc;
+	__u8 opcode;
+	bool mem_unaligned;
+	struct file_key closing;
+};
+
+/* Requests between submission and completion.  LRU: a request whose
+ * completion we never see (ring torn down) ages out instead of leaking. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, IO_URING_INFLIGHT_MAX);
+	__type(key, __u64);
+	__type(value, struct uring_call);
+} uring_inflight SEC(".maps");
+
+static __always_inline int uring_class(__u8 op)
+{
+	switch (op) {
+	case IORING_OP_READ: case IORING_OP_READV: case IORING_OP_READ_FIXED:
+		return C_READ;
+	case IORING_OP_WRITE: case IORING_OP_WRITEV: case IORING_OP_WRITE_FIXED:
+		return C_WRITE;
+	case IORING_OP_FSYNC:
+		return C_FSYNC;
+	case IORING_OP_OPENAT: case IORING_OP_OPENAT2:
+		return C_OPEN;
+	case IORING_OP_CLOSE:
+		return C_CLOSE;
+	case IORING_OP_STATX:
+		return C_STAT_PATH;
+	}
+	return C_NONE;
+}
+
+/* The traced process behind a submission: the submitter, or for an
+ * SQPOLL ring the process its kernel thread belongs to. */
+static __always_inline struct task_state *uring_owner(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_state *st = traced_task(task);
+
+	if (!st && (task->flags & PF_IO_WORKER))
+		st = traced_task(task->group_leader);
+	return st;
+}
+
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(io_uring_submit, struct io_kiocb *req)
+{
+	struct uring_call call = {};
+	__u64 id = (__u64)req;
+	struct task_state *st;
+	int cls = uring_class(req->opcode);
+
+	if (cls == C_NONE)
+		return 0;
+	st = uring_owner();
+	if (!st)
+		return 0;
+	call.proc = st->proc;
+	call.opcode = req->opcode;
+	if (cls == C_READ || cls == C_WRITE) {
+		struct io_rw *rw = typed(&req->cmd, struct io_rw);
+		__u64 addr = FILE_READ(rw, addr);
+
+		call.mem_unaligned = req->opcode == IORING_OP_READV || req->opcode == IORING_OP_WRITEV ?
+			iov_misaligned((const struct iovec *)addr, FILE_READ(rw, len)) :
+			misaligned(addr);
+	} else if (cls == C_CLOSE) {
+		struct io_close *cl = typed(&req->cmd, struct io_close);
+		struct file *f = fd_file(FILE_READ(cl, fd));
+
+		if (f)
+			file_key_of(f, call.proc, &call.closing);
+	}
+	call.start_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&uring_inflight, &id, &call, BPF_ANY);
+	return 0;
+}
+
+/* The record of a completed request's file, created (and named from the
+ * kernel's dentries) on first sight. */
+static __always_inline struct posix_record *uring_record(struct file *f, __u32 proc)
+{
+	struct file_key key = {};
+	struct posix_record *r;
+	bool created = false, dropped = false;
+	__u32 slot;
+
+	if (!f || !file_key_of(f, proc, &key))
+		return 0;
+	r = get_record(&key, f, 0, &created, &dropped, &slot);
+	if (created)
+		emit_file_event(&key, f);
+	return r && !(r->flags & RECORD_EXCLUDED) ? r : 0;
+}
+
+static __always_inline void uring_stat(struct io_kiocb *req, struct uring_call *call,
+				       __u64 t2)
+{
+	struct io_statx *sx = typed(&req->cmd, struct io_statx);
+	struct statx buf = {};
+	struct file_key key = { .proc = call->proc };
+	struct posix_record *r;
+
+	/* Only files that already have a record: the path is not ours to
+	 * read here. */
+	bpf_probe_read_user(&buf, sizeof(buf), FILE_READ(sx, buffer));
+	key.dev = (buf.stx_dev_major << MINORBITS) | buf.stx_dev_minor;
+	key.ino = buf.stx_ino;
+	r = find_record(&key);
+	if (r && !(r->flags & RECORD_EXCLUDED))
+		count_meta(r, &stat_op, call->start_ns, t2);
+}
+
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(io_uring_done, struct io_ring_ctx *ring, void *raw_req, struct io_uring_cqe *cqe)
+{
+	__u64 id = (__u64)raw_req;
+	struct uring_call *found = bpf_map_lookup_elem(&uring_inflight, &id);
+	struct io_kiocb *req = typed(raw_req, struct io_kiocb);
+	struct uring_call call;
+	__u64 t2;
+	long res;
+
+	if (!found)
+		return 0;
+	call = *found;
+	bpf_map_delete_elem(&uring_inflight, &id);
+	t2 = bpf_ktime_get_ns();
+	res = FILE_READ(cqe, res);
+	if (res < 0)
+		return 0;
+	switch (uring_class(call.opcode)) {
+	case C_READ:
+	case C_WRITE: {
+		struct io_rw *rw = typed(&req->cmd, struct io_rw);
+		struct posix_record *r = uring_record(typed_file(FILE_READ(req, file)), call.proc);
+		struct access a = {
+			.write = uring_class(call.opcode) == C_WRITE,
+			.bytes = res,
+			/* the request's position has moved past what it did */
+			.offset = FILE_READ(rw, kiocb.ki_pos) - res,
+			.mem_unaligned = call.mem_unaligned,
+			.t1 = call.start_ns,
+			.t2 = t2,
+		};
+
+		if (r)
+			count_io(r, &a);
+		break;
+	}
+	case C_FSYNC: {
+		struct io_sync *sync = typed(&req->cmd, struct io_sync);
+		int counter = FILE_READ(sync, flags) & IORING_FSYNC_DATASYNC ?
+			POSIX_FDSYNCS : POSIX_FSYNCS;
+
+		count_sync(uring_record(typed_file(FILE_READ(req, file)), call.proc),
+			   counter, call.start_ns, t2);
+		break;
+	}
+	case C_OPEN: {
+		struct io_open *op = typed(&req->cmd, struct io_open);
+		struct posix_record *r;
+		struct meta_op m = { .counter = POSIX_OPENS, .also = -1,
+				     .opening = true, .by_path = true };
+
+		if (FILE_READ(op, file_slot))  /* into the fixed table: no fd */
+			break;
+		r = uring_record(fd_file(res), call.proc);
+		if (!r)
+			break;
+		if (FILE_READ(op, how.flags) & (O_CREAT | O_TMPFILE))
+			m.mode = FILE_READ(op, how.mode);
+		count_meta(r, &m, call.start_ns, t2);
+		break;
+	}
+	case C_CLOSE:
+		count_close(&call.closing, call.start_ns, t2);
+		break;
+	case C_STAT_PATH:
+		uring_stat(req, &call, t2);
 		break;
 	}
 	return 0;

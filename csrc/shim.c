@@ -156,6 +156,15 @@ int edb_load(struct edb_object *o)
 	return err ? fail(err, "cannot load BPF object", bpf_object__name(o->obj)) : 0;
 }
 
+int edb_set_autoload(struct edb_object *o, const char *name, int on)
+{
+	struct bpf_program *prog = bpf_object__find_program_by_name(o->obj, name);
+
+	if (!prog)
+		return fail(-ENOENT, "no program", name);
+	return bpf_program__set_autoload(prog, on) ? fail(-EINVAL, "autoload", name) : 0;
+}
+
 int edb_attach(struct edb_object *o)
 {
 	struct bpf_program *prog;

@@ -12,6 +12,7 @@ struct edb_object *edb_open(const char *path);
 int edb_set_const(struct edb_object *obj, const char *name, const void *data, size_t size);
 int edb_resize_map(struct edb_object *obj, const char *map, unsigned int max_entries);
 int edb_share_map(struct edb_object *obj, const char *map, int fd);
+int edb_set_autoload(struct edb_object *obj, const char *prog, int on);
 int edb_load(struct edb_object *obj);
 int edb_attach(struct edb_object *obj);
 int edb_map_fd(struct edb_object *obj, const char *map);

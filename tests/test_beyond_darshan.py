@@ -37,3 +37,23 @@ def test_copy_file_range_sendfile_splice_and_extras(bins: Path, tmp_path: Path) 
         "extra_fallocate_bytes": 65536, "extra_ftruncate_calls": 1,
         "extra_unlink_calls": 1,
     }
+
+
+def test_io_uring_requests_count_like_their_syscall_twins(bins: Path, tmp_path: Path) -> None:
+    out, log = tmp_path / "ring.dat", tmp_path / "ring.darshan"
+    record(log, [str(bins / "uring_io"), str(out)])
+    rec = posix(log)[(0, str(out))]
+    assert_counters(rec, {
+        "POSIX_OPENS": 1, "POSIX_MODE": 0o640, "POSIX_WRITES": 4, "POSIX_READS": 3,
+        "POSIX_BYTES_WRITTEN": 16384, "POSIX_BYTES_READ": 12288,
+        "POSIX_MAX_BYTE_WRITTEN": 16383, "POSIX_MAX_BYTE_READ": 12287,
+        "POSIX_CONSEC_WRITES": 3, "POSIX_SEQ_WRITES": 3,
+        "POSIX_CONSEC_READS": 0, "POSIX_SEQ_READS": 1, "POSIX_RW_SWITCHES": 1,
+        "POSIX_FSYNCS": 1, "POSIX_FDSYNCS": 0, "POSIX_STATS": 1,
+        "POSIX_SIZE_WRITE_1K_10K": 4, "POSIX_SIZE_READ_1K_10K": 3,
+        "POSIX_ACCESS1_ACCESS": 4096, "POSIX_ACCESS1_COUNT": 7,
+        "POSIX_MEM_NOT_ALIGNED": 0,
+    })
+    assert 0 < rec["POSIX_F_WRITE_TIME"] and 0 < rec["POSIX_F_READ_TIME"]
+    assert 0 < rec["POSIX_F_OPEN_START_TIMESTAMP"] <= rec["POSIX_F_WRITE_START_TIMESTAMP"]
+    assert rec["POSIX_F_READ_END_TIMESTAMP"] <= rec["POSIX_F_CLOSE_START_TIMESTAMP"]

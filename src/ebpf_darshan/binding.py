@@ -60,6 +60,10 @@ class BpfObject:
         """Use owner's copy of map_name instead of our own."""
         _check(lib.edb_share_map(self._obj, map_name.encode(), owner.map_fd(map_name)))
 
+    def set_autoload(self, prog_name: str, on: bool) -> None:
+        """Leave a program out of load and attach (before load)."""
+        _check(lib.edb_set_autoload(self._obj, prog_name.encode(), int(on)))
+
     def load(self) -> None:
         _check(lib.edb_load(self._obj))
 
