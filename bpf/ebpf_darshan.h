@@ -111,6 +111,11 @@ struct posix_record {
 	__u64 last_write_end;
 	__u64 last_meta_end;
 	__u64 last_io_type;
+	/* Bytes moved through file mappings, which Darshan cannot see: pages
+	 * faulted in (fault-around windows whole) and pages dirtied outside
+	 * any watched system call.  Added without the lock. */
+	__u64 mmap_read_bytes;
+	__u64 mmap_dirtied_bytes;
 	struct value_slot access[VALUE_TABLE_SLOTS];
 	struct value_slot stride[VALUE_TABLE_SLOTS];
 };

@@ -30,7 +30,7 @@ enum {
 	NR_renameat = 264, NR_splice = 275, NR_fallocate = 285, NR_dup3 = 292,
 	NR_preadv = 295, NR_pwritev = 296, NR_renameat2 = 316,
 	NR_copy_file_range = 326, NR_preadv2 = 327, NR_pwritev2 = 328,
-	NR_statx = 332, NR_close_range = 436, NR_openat2 = 437,
+	NR_statx = 332, NR_io_uring_enter = 426, NR_close_range = 436, NR_openat2 = 437,
 };
 
 /* Constants from the uapi headers, which vmlinux.h does not carry. */
@@ -106,6 +106,7 @@ enum call_class {
 	C_NONE, C_OPEN, C_CLOSE, C_READ, C_WRITE, C_SEEK, C_FSYNC, C_FDSYNC,
 	C_STAT_PATH, C_STAT_FD, C_MMAP, C_DUP, C_RENAME, C_CLOSE_RANGE,
 	C_TRANSFER, C_FALLOCATE, C_FTRUNCATE, C_UNLINK,
+	C_URING_ENTER,  /* only marks the task as inside a system call */
 };
 
 static __always_inline int classify(long nr)
@@ -147,6 +148,8 @@ static __always_inline int classify(long nr)
 		return C_FTRUNCATE;
 	case NR_unlink: case NR_unlinkat:
 		return C_UNLINK;
+	case NR_io_uring_enter:
+		return C_URING_ENTER;
 	}
 	return C_NONE;
 }
@@ -590,10 +593,12 @@ static __always_inline void transfer_side(struct task_state *st, long fd, __s64 
 
 	if (!r)
 		return;
-	if (uoff && !bpf_probe_read_user(&end, sizeof(end), uoff))
-		a.offset = end - ret;
-	else
-		a.offset = FILE_READ(f, f_pos) - ret;
+	/* Two separate loads: merged into one, they would mix a stack and a
+	 * kernel pointer, which the verifier refuses. */
+	end = FILE_READ(f, f_pos);
+	if (uoff)
+		bpf_probe_read_user(&end, sizeof(end), uoff);
+	a.offset = end - ret;
 	count_io(r, &a);
 }
 
@@ -1250,6 +1255,70 @@ int BPF_PROG(io_uring_done, struct io_ring_ctx *ring, void *raw_req, struct io_u
 		uring_stat(req, &call, t2);
 		break;
 	}
+	return 0;
+}
+
+/*
+ * Memory-mapped I/O.  Bytes that move through a file mapping pass through
+ * no system call; the page-cache tracepoints see them in the faulting
+ * task's context.  Only files that have a record count, and excluded ones
+ * are dropped by user space with their record.
+ */
+#define PAGE_BYTES 4096
+
+static __always_inline struct posix_record *mapping_record(struct address_space *mapping,
+							   __u32 proc)
+{
+	struct inode *inode = mapping ? mapping->host : 0;
+	struct file_key key = { .proc = proc };
+
+	if (!inode || (inode->i_mode & S_IFMT) != S_IFREG)
+		return 0;
+	key.dev = inode->i_sb->s_dev;
+	key.ino = inode->i_ino;
+	return find_record(&key);
+}
+
+static __always_inline void mapped_bytes(struct address_space *mapping, __u64 bytes, bool dirtied)
+{
+	struct task_state *st = traced_task(bpf_get_current_task_btf());
+	struct posix_record *r;
+
+	/* Inside a watched call, dirtying is that call's own write. */
+	if (!st || (dirtied && st->start_ns))
+		return;
+	r = mapping_record(mapping, st->proc);
+	if (!r)
+		return;
+	if (dirtied)
+		__sync_fetch_and_add(&r->mmap_dirtied_bytes, bytes);
+	else
+		__sync_fetch_and_add(&r->mmap_read_bytes, bytes);
+}
+
+/* A page fault the page cache had to serve page by page. */
+SEC("tp_btf/mm_filemap_fault")
+int BPF_PROG(mmap_fault, struct address_space *mapping, unsigned long index)
+{
+	mapped_bytes(mapping, PAGE_BYTES, false);
+	return 0;
+}
+
+/* Fault-around: a window of cached pages mapped at once. */
+SEC("tp_btf/mm_filemap_map_pages")
+int BPF_PROG(mmap_fault_around, struct address_space *mapping, unsigned long start,
+	     unsigned long end)
+{
+	if (end >= start)
+		mapped_bytes(mapping, (end - start + 1) * PAGE_BYTES, false);
+	return 0;
+}
+
+/* A clean page became dirty. */
+SEC("tp_btf/writeback_dirty_folio")
+int BPF_PROG(mmap_dirty, struct folio *folio, struct address_space *mapping)
+{
+	mapped_bytes(mapping, PAGE_BYTES, true);
 	return 0;
 }
 

@@ -3,6 +3,7 @@ back through PyDarshan."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import darshan
@@ -57,3 +58,18 @@ def test_io_uring_requests_count_like_their_syscall_twins(bins: Path, tmp_path: 
     assert 0 < rec["POSIX_F_WRITE_TIME"] and 0 < rec["POSIX_F_READ_TIME"]
     assert 0 < rec["POSIX_F_OPEN_START_TIMESTAMP"] <= rec["POSIX_F_WRITE_START_TIMESTAMP"]
     assert rec["POSIX_F_READ_END_TIMESTAMP"] <= rec["POSIX_F_CLOSE_START_TIMESTAMP"]
+
+
+def test_bytes_through_file_mappings(bins: Path, tmp_path: Path) -> None:
+    data, log = tmp_path / "mapped.dat", tmp_path / "mapped.darshan"
+    with open(data, "wb") as f:
+        f.write(b"x" * 4096)
+        f.flush()
+        os.fsync(f.fileno())  # a clean page: the store through the mapping dirties it
+    record(log, [str(bins / "mmaps"), str(data)])
+    assert posix(log)[(0, str(data))]["POSIX_MMAPS"] == 2
+    meta = darshan.DarshanReport(str(log)).metadata["job"]["metadata"]
+    # One page read through the private mapping, the same page faulted into
+    # the shared one for the store, and dirtied by it.
+    assert int(meta["extra_mmap_read_bytes"]) == 8192
+    assert int(meta["extra_mmap_dirtied_bytes"]) == 4096

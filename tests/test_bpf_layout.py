@@ -11,6 +11,7 @@ import pytest
 
 from ebpf_darshan import bpf_layout as L
 from ebpf_darshan.binding import object_path
+from ebpf_darshan.tracer import Tracer, TracerOptions
 
 STRUCT = re.compile(r"^\[\d+\] STRUCT '(\w+)' size=(\d+) vlen=\d+$")
 MEMBER = re.compile(r"^\s+'(\w+)' type_id=\d+ bits_offset=(\d+)")
@@ -46,3 +47,14 @@ def test_dtype_matches_btf(obj: str, name: str, dtype: np.dtype) -> None:
     size, members = structs[name]
     assert dtype.itemsize == size
     assert {field: dtype.fields[field][1] for field in members} == members
+
+
+def test_this_kernel_takes_the_fast_object_with_every_program() -> None:
+    """The fallbacks exist for other kernels; here a fallback means a
+    program the verifier started refusing."""
+    tracer = Tracer(TracerOptions())
+    try:
+        assert tracer.variant == "posix.bpf.o"
+        assert tracer.optional_programs
+    finally:
+        tracer.close()

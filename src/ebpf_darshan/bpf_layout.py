@@ -44,6 +44,8 @@ posix_record = np.dtype([
     ("last_write_end", "<u8"),
     ("last_meta_end", "<u8"),
     ("last_io_type", "<u8"),
+    ("mmap_read_bytes", "<u8"),
+    ("mmap_dirtied_bytes", "<u8"),
     ("access", value_slot, (VALUE_TABLE_SLOTS,)),
     ("stride", value_slot, (VALUE_TABLE_SLOTS,)),
 ])

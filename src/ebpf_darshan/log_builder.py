@@ -95,7 +95,9 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
                 "collector": "ebpf-darshan (kernel syscall tracing, no interposition)",
                 "ranks": "one per traced process that did I/O, in order of creation"}
     metadata.update({k: str(v) for k, v in lost.items() if v > 0})
-    extra = dict(extras or {}, extra_unlink_calls=rec.unlinks)
+    extra = dict(extras or {}, extra_unlink_calls=rec.unlinks,
+                 extra_mmap_read_bytes=int(values["mmap_read_bytes"].sum()),
+                 extra_mmap_dirtied_bytes=int(values["mmap_dirtied_bytes"].sum()))
     metadata.update({k: str(v) for k, v in extra.items() if v > 0})
     job = Job(uid=facts.uid, start_ns=rec.start_epoch_ns, end_ns=rec.end_epoch_ns,
               nprocs=max(len(procs), 1), jobid=facts.jobid, metadata=metadata,

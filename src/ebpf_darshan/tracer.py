@@ -16,7 +16,10 @@ SHARED_MAPS = ("task_states", "events", "health")
 # Direct struct file reads need Linux 6.2 (bpf_rdonly_cast); older kernels
 # get the same program built with probe reads.
 POSIX_VARIANTS = ("posix.bpf.o", "posix_compat.bpf.o")
-IO_URING_PROGRAMS = ("io_uring_submit", "io_uring_done")
+# Programs on tracepoints that some kernels lack or lay out differently:
+# io_uring requests and bytes through file mappings.
+OPTIONAL_PROGRAMS = ("io_uring_submit", "io_uring_done", "mmap_fault", "mmap_fault_around",
+                     "mmap_dirty")
 DEFAULT_MAX_RECORDS = 16384
 DEFAULT_EVENT_BUFFER_MB = 4
 
@@ -44,7 +47,8 @@ class Tracer:
         self._objects: list[BpfObject] = []
         self._events: EventStream | None = None
         self._records: MappedArray | None = None
-        self.io_uring = False  # whether io_uring requests are counted
+        self.variant = ""  # which POSIX_VARIANTS object the kernel took
+        self.optional_programs = False  # io_uring and mmap bytes counted
         try:
             lifecycle = self._open("lifecycle.bpf.o")
             lifecycle.resize_map("events", options.event_buffer_mb * 1024 * 1024)
@@ -65,24 +69,25 @@ class Tracer:
 
     def _load_posix(self, lifecycle: BpfObject) -> BpfObject:
         """The fast variant where the kernel takes it, else the portable one;
-        with the io_uring programs, else (no io_uring, or a layout CO-RE
-        cannot follow) without them."""
-        attempts = [(v, uring) for v in POSIX_VARIANTS for uring in (True, False)]
-        for variant, uring in attempts:
+        with the optional programs, else (a tracepoint missing, or a layout
+        CO-RE cannot follow) without them."""
+        attempts = [(v, optional) for v in POSIX_VARIANTS for optional in (True, False)]
+        for variant, optional in attempts:
             posix = self._open(variant)
             for name in SHARED_MAPS:
                 posix.share_map(name, lifecycle)
             posix.resize_map("records", self.options.max_records)
             posix.resize_map("record_index", self.options.max_records)
             posix.set_const("mem_alignment", np.int64(self.options.mem_alignment))
-            for prog in IO_URING_PROGRAMS:
-                posix.set_autoload(prog, uring)
+            for prog in OPTIONAL_PROGRAMS:
+                posix.set_autoload(prog, optional)
             try:
                 posix.load()
-                self.io_uring = uring
+                self.variant = variant
+                self.optional_programs = optional
                 return posix
             except BpfError:
-                if (variant, uring) == attempts[-1]:
+                if (variant, optional) == attempts[-1]:
                     raise
                 self._objects.remove(posix)
                 posix.close()

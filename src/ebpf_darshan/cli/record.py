@@ -85,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
         if os.environ.get("EBPF_DARSHAN_DEBUG"):
             print(e.log, file=sys.stderr)
         raise CliError(f"cannot start BPF tracing: {e}")
-    if not tracer.io_uring:
-        print("ebpf-darshan: this kernel's io_uring tracepoints are missing or unfamiliar: "
-              "I/O submitted through io_uring is not counted", file=sys.stderr)
+    if not tracer.optional_programs:
+        print("ebpf-darshan: this kernel's io_uring or page-cache tracepoints are missing or "
+              "unfamiliar: io_uring requests and mmap bytes are not counted", file=sys.stderr)
     recording = Recording(path_filter)
     try:
         command = HeldCommand.start(argv)
