@@ -8,7 +8,7 @@ from pathlib import Path
 
 import darshan
 
-from conftest import assert_counters, posix, record
+from conftest import assert_counters, ebpf_darshan, posix, record
 
 
 def test_copy_file_range_sendfile_splice_and_extras(bins: Path, tmp_path: Path) -> None:
@@ -73,3 +73,19 @@ def test_bytes_through_file_mappings(bins: Path, tmp_path: Path) -> None:
     # the shared one for the store, and dirtied by it.
     assert int(meta["extra_mmap_read_bytes"]) == 8192
     assert int(meta["extra_mmap_dirtied_bytes"]) == 4096
+
+
+def test_process_in_its_own_mount_namespace(bins: Path, tmp_path: Path) -> None:
+    """A container-like process: a ramfs mounted only in its namespace."""
+    mnt, log = tmp_path / "mnt", tmp_path / "ns.darshan"
+    mnt.mkdir()
+    out = mnt / "f.dat"
+    record(log, ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                 f"mount -t ramfs none {mnt} && exec {bins / 'seq_write'} {out}"])
+    recs = posix(log)
+    writer = [r for (rank, name), r in recs.items() if name == str(out)]
+    assert len(writer) == 1 and writer[0]["POSIX_BYTES_WRITTEN"] == 65536
+    lines = ebpf_darshan("parse", str(log)).stdout.splitlines()
+    mine = [line.split("\t") for line in lines if line.startswith("POSIX\t")
+            and "\tPOSIX_WRITES\t" in line and f"\t{out}\t" in line]
+    assert [(row[6], row[7]) for row in mine] == [(str(mnt), "ramfs")]

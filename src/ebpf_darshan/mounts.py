@@ -1,6 +1,10 @@
-"""The traced process's mount table, in the form Darshan's job header wants."""
+"""Mount tables of the traced processes, in the form Darshan's job header
+wants.  A process in another mount namespace (a container) has its own."""
 
 from __future__ import annotations
+
+import os
+import subprocess
 
 # File system types Darshan leaves out of the job's mount table.
 SKIPPED_TYPES = frozenset({"tmpfs", "proc", "sysfs", "devpts", "binfmt_misc", "fusectl",
@@ -17,10 +21,15 @@ def _unescape(field: str) -> str:
 
 
 def mount_table(pid: int) -> list[tuple[str, str]]:
+    """The table of a live process's mount namespace."""
+    with open(f"/proc/{pid}/mounts", encoding="utf-8", errors="replace") as f:
+        return parse_mounts(f.read())
+
+
+def parse_mounts(text: str) -> list[tuple[str, str]]:
     """(mount point, fs type) pairs as Darshan records them: non-NFS first,
     then NFS; duplicates and pseudo file systems dropped."""
-    with open(f"/proc/{pid}/mounts", encoding="utf-8", errors="replace") as f:
-        rows = [line.split() for line in f]
+    rows = [line.split() for line in text.splitlines()]
     entries: list[tuple[str, str]] = []
     seen: set[tuple[str, str]] = set()
     for nfs_pass in (False, True):
@@ -37,3 +46,56 @@ def mount_table(pid: int) -> list[tuple[str, str]]:
             seen.add((point, fstype))
             entries.append((point, fstype))
     return entries or [("/", "rootfs")]
+
+
+class Namespaces:
+    """The mount namespaces the traced processes ran in.  Each is held open
+    from the first time one of its processes is seen, so that its table can
+    be read at the end, after the mounts the job made and after its
+    processes are gone."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, int] = {}
+        self._pids: set[int] = set()
+
+    def note(self, pid: int) -> None:
+        """Hold pid's namespace, if it is new.  A process already gone
+        leaves nothing to hold."""
+        if pid in self._pids:
+            return
+        self._pids.add(pid)
+        try:
+            ns = os.readlink(f"/proc/{pid}/ns/mnt")
+            if ns not in self._held:
+                self._held[ns] = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            pass
+
+    def tables(self) -> list[list[tuple[str, str]]]:
+        """Each held namespace's table as it is now (read from inside it)."""
+        out = []
+        for fd in self._held.values():
+            done = subprocess.run(["nsenter", f"--mount=/proc/self/fd/{fd}", "cat",
+                                   "/proc/self/mounts"], pass_fds=(fd,), capture_output=True,
+                                  text=True, errors="replace")
+            if done.returncode == 0:
+                out.append(parse_mounts(done.stdout))
+        return out
+
+    def close(self) -> None:
+        for fd in self._held.values():
+            os.close(fd)
+        self._held.clear()
+
+
+def merge_tables(first: list[tuple[str, str]],
+                 others: list[list[tuple[str, str]]]) -> list[tuple[str, str]]:
+    """The first table, then the mount points only the others have."""
+    merged = list(first)
+    points = {point for point, _ in merged}
+    for table in others:
+        for point, fstype in table:
+            if point not in points and len(merged) < MAX_MOUNTS:
+                points.add(point)
+                merged.append((point, fstype))
+    return merged

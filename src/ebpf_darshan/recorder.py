@@ -10,6 +10,7 @@ import numpy as np
 
 from . import bpf_layout as L
 from .launch import HeldCommand
+from .mounts import Namespaces
 from .names import PathFilter, join_walk, printable, record_name
 from .tracer import Tracer
 
@@ -48,6 +49,7 @@ class Recording:
     lost_files: list[str] = field(default_factory=list)
     excluded_drops: int = 0
     unlinks: int = 0
+    namespaces: Namespaces = field(default_factory=Namespaces)
     _pending_src: dict[int, tuple[int, str]] = field(default_factory=dict)
 
     def handle(self, raw: bytes, tracer: Tracer) -> None:
@@ -57,6 +59,8 @@ class Recording:
         path = raw[EVENT_HEADER:EVENT_HEADER + int(ev["path_len"])].rstrip(b"\0")
         walk_start = EVENT_HEADER + int(ev["path_len"])
         walk = raw[walk_start:walk_start + int(ev["walk_len"])]
+        if kind in (L.EV_OPEN, L.EV_STAT, L.EV_FILE, L.EV_EXEC):
+            self.namespaces.note(int(ev["pid"]))
         if kind in (L.EV_OPEN, L.EV_STAT, L.EV_FILE):
             name = printable(join_walk(walk) if kind == L.EV_FILE else record_name(path, walk))
             key = ev["key"]

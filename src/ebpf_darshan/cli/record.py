@@ -13,7 +13,7 @@ from ..darshan import write_log
 from ..job import default_log_name, invoking_user, job_id
 from ..launch import HeldCommand
 from ..log_builder import JobFacts, build_log
-from ..mounts import mount_table
+from ..mounts import merge_tables, mount_table
 from ..names import PathFilter
 from ..recorder import Recording, run as run_recording
 from ..tracer import DEFAULT_EVENT_BUFFER_MB, DEFAULT_MAX_RECORDS, Tracer, TracerOptions
@@ -104,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
         tracer.close()
     uid, gid, user = invoking_user()
     jobid = job_id(dict(os.environ), os.getpid())
+    mounts = merge_tables(mounts, recording.namespaces.tables())
+    recording.namespaces.close()
     log = build_log(recording, keys, values, health, JobFacts(uid, jobid, argv, mounts), extras)
     path = Path(args.output) if args.output else out_dir / default_log_name(
         user, argv[0], jobid, command.pid, recording.start_epoch_ns)
