@@ -126,6 +126,11 @@ struct task_state {
 	__u32 nr;          /* syscall in flight */
 	__u64 start_ns;    /* when it entered */
 	struct file_key closing;  /* resolved at close entry: the fd is gone at exit */
+	/* Set while the thread is inside a stdio call (uprobes of
+	 * stdio.bpf.c): the system calls stdio makes are not POSIX calls of
+	 * the application, as in Darshan. */
+	__u32 stdio_depth;
+	__u32 pad;
 };
 
 enum event_kind {
@@ -137,7 +142,22 @@ enum event_kind {
 	EV_FORK = 6,
 	EV_EXEC = 7,
 	EV_EXIT = 8,
+	EV_LIB_MAP = 9,     /* a library of interest was mapped executable (held) */
+	EV_FORKED = 10,     /* a new process, in its own context after fork (held) */
 };
+
+/* Which module sent a name event (struct event.layer). */
+enum layer_id {
+	LAYER_POSIX = 0,
+	LAYER_STDIO = 1,
+	LAYER_MPIIO = 2,
+	LAYER_HDF5 = 3,
+};
+
+/* Libraries whose executable mapping holds a process: up to this many
+ * basename prefixes ("libc.so", "libhdf5", ...), set by user space. */
+#define HOLD_PREFIXES 4
+#define HOLD_PREFIX_LEN 16
 
 /* Header of every ring-buffer event.  Path events append the path the
  * application gave (path_len bytes with its NUL) and then the walked
@@ -156,7 +176,9 @@ struct event {
 	__u16 walk_len;
 	__u8 walk_truncated;
 	__u8 record_dropped;  /* the records map was full: this file is not counted */
-	__u8 pad[6];
+	__u8 held;       /* the process is stopped until user space sends SIGCONT */
+	__u8 layer;      /* enum layer_id of a name event */
+	__u8 pad[4];
 };
 
 #define EVENT_MAX_LEN (sizeof(struct event) + PATH_BUF_LEN + WALK_BUF_LEN)
@@ -166,7 +188,8 @@ enum health_slot {
 	H_RECORDS_DROPPED = 0,   /* records map full: a file's counters were lost */
 	H_EVENTS_DROPPED = 1,    /* ring buffer full: a name or process event was lost */
 	H_PROCS_DROPPED = 2,     /* task storage could not be created for a new task */
-	H_NUM_SLOTS = 3,
+	H_LAYER_RECORDS_DROPPED = 3,  /* a library layer's records map was full */
+	H_NUM_SLOTS = 4,
 };
 
 #endif /* EBPF_DARSHAN_H */

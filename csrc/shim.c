@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -214,12 +218,12 @@ int edb_map_lookup(int fd, const void *key, void *value, unsigned long long flag
 }
 
 /* Copy every entry of a hash map into keys/values (capacity entries at
- * most) in batches; each value is copied under its spin lock, if it has
- * one.  Returns the number of entries copied. */
+ * most) in batches; with BPF_F_LOCK in flags each value is copied under
+ * its spin lock.  Returns the number of entries copied. */
 long edb_map_dump(int fd, void *keys, size_t key_size, void *values, size_t value_size,
-		  size_t capacity)
+		  size_t capacity, unsigned long long flags)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_F_LOCK);
+	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = flags);
 	unsigned long long batch = 0;
 	size_t total = 0;
 	bool first = true;
@@ -323,4 +327,132 @@ void edb_events_free(struct edb_events *ev)
 	ring_buffer__free(ev->rb);
 	free(ev->buf);
 	free(ev);
+}
+
+/* Attach one uprobe (or uretprobe) of program prog_name to pid's mappings
+ * of the file at path, at file offset `offset`.  The link fires only in
+ * pid's address space: other processes mapping the same file pay nothing. */
+struct bpf_link *edb_attach_uprobe(struct edb_object *o, const char *prog_name, int pid,
+				   const char *path, unsigned long offset, int retprobe,
+				   unsigned long long cookie)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe != 0, .bpf_cookie = cookie);
+	struct bpf_program *prog = bpf_object__find_program_by_name(o->obj, prog_name);
+	struct bpf_link *link;
+	int err;
+
+	if (pid <= 0) {
+		fail(-EINVAL, "uprobes are attached per process, not to pid", NULL);
+		return NULL;
+	}
+	if (!prog) {
+		fail(-ENOENT, "no program", prog_name);
+		return NULL;
+	}
+	link = bpf_program__attach_uprobe_opts(prog, pid, path, offset, &opts);
+	err = libbpf_get_error(link);
+	if (err) {
+		fail(err, "cannot attach uprobe in", path);
+		return NULL;
+	}
+	return link;
+}
+
+void edb_link_destroy(struct bpf_link *link)
+{
+	bpf_link__destroy(link);
+}
+
+/* Symbol versions marked hidden are old compatibility copies. */
+#define VERSYM_HIDDEN 0x8000
+
+static Elf_Scn *find_section(Elf *elf, Elf64_Word type)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(elf, scn)))
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == type)
+			return scn;
+	return NULL;
+}
+
+/* Look the names up in one symbol table; a default-version definition
+ * replaces a hidden one found earlier. */
+static void scan_symbols(Elf *elf, Elf_Scn *symtab, Elf_Data *versyms, const char **names,
+			 size_t n, unsigned long *offsets, char *hidden)
+{
+	GElf_Shdr sh, target;
+	Elf_Data *data = elf_getdata(symtab, NULL);
+	size_t count, i, j;
+
+	if (!data || !gelf_getshdr(symtab, &sh) || !sh.sh_entsize)
+		return;
+	count = sh.sh_size / sh.sh_entsize;
+	for (i = 0; i < count; i++) {
+		GElf_Sym sym;
+		GElf_Versym ver = 0;
+		const char *name;
+
+		if (!gelf_getsym(data, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+		    sym.st_shndx == SHN_UNDEF || sym.st_value == 0)
+			continue;
+		name = elf_strptr(elf, sh.sh_link, sym.st_name);
+		if (!name)
+			continue;
+		if (versyms)
+			gelf_getversym(versyms, i, &ver);
+		for (j = 0; j < n; j++) {
+			if (strcmp(name, names[j]) || (offsets[j] && !(hidden[j] && !(ver & VERSYM_HIDDEN))))
+				continue;
+			if (!gelf_getshdr(elf_getscn(elf, sym.st_shndx), &target))
+				continue;
+			/* uprobes take file offsets: the symbol's address moved
+			 * from its section's address to the section's file offset */
+			offsets[j] = sym.st_value - target.sh_addr + target.sh_offset;
+			hidden[j] = (ver & VERSYM_HIDDEN) != 0;
+		}
+	}
+}
+
+/* File offsets of the functions `names` in the ELF file at path (0 where a
+ * name is not a defined function).  Returns how many were found. */
+long edb_elf_func_offsets(const char *path, const char **names, size_t n, unsigned long *offsets)
+{
+	Elf_Scn *dynsym, *symtab, *versym;
+	char *hidden;
+	long found = 0;
+	size_t i;
+	Elf *elf;
+	int fd;
+
+	memset(offsets, 0, n * sizeof(*offsets));
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return fail(-EINVAL, "libelf", NULL);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(-errno, "cannot open", path);
+	hidden = calloc(n ? n : 1, 1);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || !hidden || elf_kind(elf) != ELF_K_ELF) {
+		free(hidden);
+		if (elf)
+			elf_end(elf);
+		close(fd);
+		return fail(-ENOEXEC, "not an ELF file:", path);
+	}
+	dynsym = find_section(elf, SHT_DYNSYM);
+	symtab = find_section(elf, SHT_SYMTAB);
+	versym = find_section(elf, SHT_GNU_versym);
+	if (dynsym)
+		scan_symbols(elf, dynsym, versym ? elf_getdata(versym, NULL) : NULL, names, n,
+			     offsets, hidden);
+	if (symtab)
+		scan_symbols(elf, symtab, NULL, names, n, offsets, hidden);
+	for (i = 0; i < n; i++)
+		found += offsets[i] != 0;
+	free(hidden);
+	elf_end(elf);
+	close(fd);
+	return found;
 }

@@ -4,6 +4,7 @@
  * This file is also the cffi cdef, so it holds declarations only. */
 struct edb_object;
 struct edb_events;
+struct bpf_link;
 
 const char *edb_last_error(void);
 const char *edb_libbpf_log(void);
@@ -20,10 +21,17 @@ void edb_close(struct edb_object *obj);
 int edb_map_update(int fd, const void *key, const void *value, unsigned long long flags);
 int edb_map_lookup(int fd, const void *key, void *value, unsigned long long flags);
 long edb_map_dump(int fd, void *keys, size_t key_size, void *values, size_t value_size,
-                  size_t capacity);
+                  size_t capacity, unsigned long long flags);
 
 struct edb_events *edb_events_new(int map_fd);
 long edb_events_poll(struct edb_events *ev, int timeout_ms);
 const void *edb_events_data(struct edb_events *ev);
 void edb_events_clear(struct edb_events *ev);
 void edb_events_free(struct edb_events *ev);
+
+struct bpf_link *edb_attach_uprobe(struct edb_object *obj, const char *prog, int pid,
+                                   const char *path, unsigned long offset, int retprobe,
+                                   unsigned long long cookie);
+void edb_link_destroy(struct bpf_link *link);
+long edb_elf_func_offsets(const char *path, const char **names, size_t n,
+                          unsigned long *offsets);

@@ -69,10 +69,43 @@ class BpfObject:
     def map_fd(self, map_name: str) -> int:
         return _check(lib.edb_map_fd(self._obj, map_name.encode()))
 
+    def attach_uprobe(self, program: str, pid: int, path: str, offset: int, *,
+                      retprobe: bool = False, cookie: int = 0) -> "UprobeLink":
+        """Run `program` when process pid reaches file offset `offset` of the
+        library at path (at its return, with retprobe); bpf_get_attach_cookie()
+        gives the program `cookie`.  Only pid's address space is probed."""
+        link = lib.edb_attach_uprobe(self._obj, program.encode(), pid, path.encode(),
+                                     offset, int(retprobe), cookie)
+        if link == ffi.NULL:
+            _check(-1)
+        return UprobeLink(link)
+
     def close(self) -> None:
         if self._obj != ffi.NULL:
             lib.edb_close(self._obj)
             self._obj = ffi.NULL
+
+
+class UprobeLink:
+    """One attached uprobe; close() detaches it."""
+
+    def __init__(self, link: object):
+        self._link = link
+
+    def close(self) -> None:
+        if self._link != ffi.NULL:
+            lib.edb_link_destroy(self._link)
+            self._link = ffi.NULL
+
+
+def function_offsets(path: str, names: list[str]) -> dict[str, int]:
+    """File offsets of the functions defined in the ELF file at path (the
+    names it does not define are left out)."""
+    c_names = [ffi.new("char[]", n.encode()) for n in names]
+    offsets = ffi.new("unsigned long[]", len(names))
+    _check(lib.edb_elf_func_offsets(path.encode(), ffi.new("const char *[]", c_names),
+                                    len(names), offsets))
+    return {n: int(offsets[i]) for i, n in enumerate(names) if offsets[i]}
 
 
 def map_update(fd: int, key: np.ndarray, value: np.ndarray, flags: int = BPF_ANY) -> None:
@@ -91,7 +124,8 @@ def map_dump(fd: int, key_dtype: np.dtype, value_dtype: np.dtype, capacity: int,
     keys = np.zeros(capacity, dtype=key_dtype)
     values = np.zeros(capacity, dtype=value_dtype)
     n = _check(lib.edb_map_dump(fd, ffi.from_buffer(keys), key_dtype.itemsize,
-                                ffi.from_buffer(values), value_dtype.itemsize, capacity))
+                                ffi.from_buffer(values), value_dtype.itemsize, capacity,
+                                flags))
     return keys[:n], values[:n]
 
 

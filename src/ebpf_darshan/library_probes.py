@@ -1,0 +1,83 @@
+"""Library probes, attached per traced process to the library copies it
+really maps, while the kernel holds it stopped (see bpf/library_hold.bpf.h).
+
+Uprobes are attached per process, never system-wide: the kernel installs
+the breakpoints only in the address space of that process, so untraced
+processes mapping the same library pay nothing.  After exec the old links
+are dropped (new image); the new image's mappings hold it again.
+"""
+
+from __future__ import annotations
+
+from .binding import BpfError, BpfObject, UprobeLink, function_offsets
+from .layers.base import LibraryLayer
+from .proc_maps import MappedFile, mapped_executables
+
+
+class LibraryProbes:
+    """The uprobe links of every traced process, by pid and library file."""
+
+    def __init__(self, layers: list[tuple[LibraryLayer, BpfObject]]):
+        self._layers = layers
+        self._links: dict[int, dict[tuple[int, int], list[UprobeLink]]] = {}
+        self._offsets: dict[tuple[int, int], dict[str, int]] = {}
+        self.failures = 0  # attaches refused while the process was alive
+
+    def attach(self, pid: int) -> None:
+        """Probe every library of interest pid maps and is not probed in yet."""
+        attached = self._links.setdefault(pid, {})
+        for mapped in mapped_executables(pid):
+            if (mapped.dev, mapped.ino) in attached:
+                continue
+            for layer, obj in self._layers:
+                if layer.matches(mapped.basename):
+                    attached[(mapped.dev, mapped.ino)] = self._attach_layer(pid, mapped, layer, obj)
+
+    def _functions(self, pid: int, mapped: MappedFile, layer: LibraryLayer) -> dict[str, int]:
+        key = (mapped.dev, mapped.ino)
+        if key not in self._offsets:
+            names = [p.function for p in layer.probes]
+            self._offsets[key] = function_offsets(mapped.path_from(pid), names)
+        return self._offsets[key]
+
+    def _attach_layer(self, pid: int, mapped: MappedFile, layer: LibraryLayer,
+                      obj: BpfObject) -> list[UprobeLink]:
+        links: list[UprobeLink] = []
+        try:
+            offsets = self._functions(pid, mapped, layer)
+            path = mapped.path_from(pid)
+            probed: set[int] = set()
+            for probe in layer.probes:
+                offset = offsets.get(probe.function)
+                # aliases (fopen/fopen64) share an address: probe it once
+                if offset is None or offset in probed:
+                    continue
+                probed.add(offset)
+                for program, ret in ((probe.entry, False), (probe.exit, True)):
+                    if program:
+                        links.append(obj.attach_uprobe(program, pid, path, offset,
+                                                       retprobe=ret, cookie=probe.cookie))
+        except (BpfError, OSError):
+            if mapped in mapped_executables(pid):
+                self.failures += 1
+        return links
+
+    # ProcessWatcher (recorder.py): attach while held, drop on exec and exit.
+    def on_hold(self, kind: int, proc: int, pid: int) -> None:
+        self.attach(pid)
+
+    def on_exec(self, proc: int, pid: int) -> None:
+        self.forget(pid)
+
+    def on_exit(self, proc: int, pid: int) -> None:
+        self.forget(pid)
+
+    def forget(self, pid: int) -> None:
+        """Detach everything attached for pid (it exec'd or exited)."""
+        for links in self._links.pop(pid, {}).values():
+            for link in links:
+                link.close()
+
+    def close(self) -> None:
+        for pid in list(self._links):
+            self.forget(pid)
