@@ -7,6 +7,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <bpf/bpf.h>
@@ -329,38 +330,70 @@ void edb_events_free(struct edb_events *ev)
 	free(ev);
 }
 
-/* Attach one uprobe (or uretprobe) of program prog_name to pid's mappings
- * of the file at path, at file offset `offset`.  The link fires only in
- * pid's address space: other processes mapping the same file pay nothing. */
-struct bpf_link *edb_attach_uprobe(struct edb_object *o, const char *prog_name, int pid,
-				   const char *path, unsigned long offset, int retprobe,
-				   unsigned long long cookie)
-{
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe != 0, .bpf_cookie = cookie);
-	struct bpf_program *prog = bpf_object__find_program_by_name(o->obj, prog_name);
-	struct bpf_link *link;
-	int err;
+/* BPF_LINK_CREATE of an uprobe_multi link (Linux 6.6), which the uapi
+ * headers and libbpf 1.1 of Debian 12 do not know yet. */
+#define EDB_TRACE_UPROBE_MULTI 48
+#define EDB_F_UPROBE_MULTI_RETURN 1
 
-	if (pid <= 0) {
-		fail(-EINVAL, "uprobes are attached per process, not to pid", NULL);
-		return NULL;
+struct edb_uprobe_multi_attr {
+	__u32 prog_fd;
+	__u32 target_fd;
+	__u32 attach_type;
+	__u32 flags;
+	__aligned_u64 path;
+	__aligned_u64 offsets;
+	__aligned_u64 ref_ctr_offsets;
+	__aligned_u64 cookies;
+	__u32 cnt;
+	__u32 uprobe_flags;
+	__u32 pid;
+	__u32 pad;
+};
+
+/* Before load: the object's uprobe programs become uprobe_multi programs. */
+int edb_use_uprobe_multi(struct edb_object *o)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, o->obj) {
+		if (bpf_program__type(prog) != BPF_PROG_TYPE_KPROBE)
+			continue;
+		if (bpf_program__set_expected_attach_type(prog, EDB_TRACE_UPROBE_MULTI))
+			return fail(-EINVAL, "cannot make an uprobe_multi program of",
+				    bpf_program__name(prog));
 	}
-	if (!prog) {
-		fail(-ENOENT, "no program", prog_name);
-		return NULL;
-	}
-	link = bpf_program__attach_uprobe_opts(prog, pid, path, offset, &opts);
-	err = libbpf_get_error(link);
-	if (err) {
-		fail(err, "cannot attach uprobe in", path);
-		return NULL;
-	}
-	return link;
+	return 0;
 }
 
-void edb_link_destroy(struct bpf_link *link)
+/* Attach program prog_name at the entries (or returns) of n functions, at
+ * file offsets `offsets` of the library at path, in process pid only: the
+ * kernel puts the breakpoints in pid's address space alone, so other
+ * processes mapping the library pay nothing.  One link for all functions,
+ * because each link costs an RCU grace period to take down.  Returns the
+ * link's fd. */
+int edb_attach_uprobes(struct edb_object *o, const char *prog_name, int pid, const char *path,
+		       const unsigned long *offsets, const unsigned long long *cookies,
+		       unsigned int n, int retprobe)
 {
-	bpf_link__destroy(link);
+	struct bpf_program *prog = bpf_object__find_program_by_name(o->obj, prog_name);
+	struct edb_uprobe_multi_attr attr;
+	int fd;
+
+	if (pid <= 0)
+		return fail(-EINVAL, "uprobes are attached per process, not to pid", NULL);
+	if (!prog)
+		return fail(-ENOENT, "no program", prog_name);
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_fd = bpf_program__fd(prog);
+	attr.attach_type = EDB_TRACE_UPROBE_MULTI;
+	attr.path = (unsigned long)path;
+	attr.offsets = (unsigned long)offsets;
+	attr.cookies = (unsigned long)cookies;
+	attr.cnt = n;
+	attr.uprobe_flags = retprobe ? EDB_F_UPROBE_MULTI_RETURN : 0;
+	attr.pid = pid;
+	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	return fd < 0 ? fail(-errno, "cannot attach uprobes in", path) : fd;
 }
 
 /* Symbol versions marked hidden are old compatibility copies. */

@@ -4,7 +4,6 @@
  * This file is also the cffi cdef, so it holds declarations only. */
 struct edb_object;
 struct edb_events;
-struct bpf_link;
 
 const char *edb_last_error(void);
 const char *edb_libbpf_log(void);
@@ -29,9 +28,9 @@ const void *edb_events_data(struct edb_events *ev);
 void edb_events_clear(struct edb_events *ev);
 void edb_events_free(struct edb_events *ev);
 
-struct bpf_link *edb_attach_uprobe(struct edb_object *obj, const char *prog, int pid,
-                                   const char *path, unsigned long offset, int retprobe,
-                                   unsigned long long cookie);
-void edb_link_destroy(struct bpf_link *link);
+int edb_use_uprobe_multi(struct edb_object *obj);
+int edb_attach_uprobes(struct edb_object *obj, const char *prog, int pid, const char *path,
+                       const unsigned long *offsets, const unsigned long long *cookies,
+                       unsigned int n, int retprobe);
 long edb_elf_func_offsets(const char *path, const char **names, size_t n,
                           unsigned long *offsets);

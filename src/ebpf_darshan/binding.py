@@ -69,16 +69,21 @@ class BpfObject:
     def map_fd(self, map_name: str) -> int:
         return _check(lib.edb_map_fd(self._obj, map_name.encode()))
 
-    def attach_uprobe(self, program: str, pid: int, path: str, offset: int, *,
-                      retprobe: bool = False, cookie: int = 0) -> "UprobeLink":
-        """Run `program` when process pid reaches file offset `offset` of the
-        library at path (at its return, with retprobe); bpf_get_attach_cookie()
-        gives the program `cookie`.  Only pid's address space is probed."""
-        link = lib.edb_attach_uprobe(self._obj, program.encode(), pid, path.encode(),
-                                     offset, int(retprobe), cookie)
-        if link == ffi.NULL:
-            _check(-1)
-        return UprobeLink(link)
+    def use_uprobe_multi(self) -> None:
+        """Before load: its uprobe programs are attached with attach_uprobes."""
+        _check(lib.edb_use_uprobe_multi(self._obj))
+
+    def attach_uprobes(self, program: str, pid: int, path: str, offsets: list[int],
+                       cookies: list[int], *, retprobe: bool = False) -> "UprobeLink":
+        """Run `program` when process pid reaches the functions at file
+        offsets `offsets` of the library at path (at their return, with
+        retprobe); bpf_get_attach_cookie() gives it the matching cookie.
+        Only pid's address space is probed."""
+        c_offsets = ffi.new("unsigned long[]", offsets)
+        c_cookies = ffi.new("unsigned long long[]", cookies)
+        fd = _check(lib.edb_attach_uprobes(self._obj, program.encode(), pid, path.encode(),
+                                           c_offsets, c_cookies, len(offsets), int(retprobe)))
+        return UprobeLink(fd)
 
     def close(self) -> None:
         if self._obj != ffi.NULL:
@@ -87,15 +92,15 @@ class BpfObject:
 
 
 class UprobeLink:
-    """One attached uprobe; close() detaches it."""
+    """Attached uprobes (one BPF link); close() detaches them."""
 
-    def __init__(self, link: object):
-        self._link = link
+    def __init__(self, fd: int):
+        self._fd = fd
 
     def close(self) -> None:
-        if self._link != ffi.NULL:
-            lib.edb_link_destroy(self._link)
-            self._link = ffi.NULL
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def function_offsets(path: str, names: list[str]) -> dict[str, int]:

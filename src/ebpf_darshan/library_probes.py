@@ -45,18 +45,19 @@ class LibraryProbes:
         links: list[UprobeLink] = []
         try:
             offsets = self._functions(pid, mapped, layer)
-            path = mapped.path_from(pid)
-            probed: set[int] = set()
+            # one link per program: (offset, cookie) of each function it runs at
+            sites: dict[tuple[str, bool], dict[int, int]] = {}
             for probe in layer.probes:
                 offset = offsets.get(probe.function)
-                # aliases (fopen/fopen64) share an address: probe it once
-                if offset is None or offset in probed:
+                if offset is None:
                     continue
-                probed.add(offset)
                 for program, ret in ((probe.entry, False), (probe.exit, True)):
                     if program:
-                        links.append(obj.attach_uprobe(program, pid, path, offset,
-                                                       retprobe=ret, cookie=probe.cookie))
+                        # aliases (fopen/fopen64) share an address: probe it once
+                        sites.setdefault((program, ret), {}).setdefault(offset, probe.cookie)
+            for (program, ret), at in sites.items():
+                links.append(obj.attach_uprobes(program, pid, mapped.path_from(pid),
+                                                list(at), list(at.values()), retprobe=ret))
         except (BpfError, OSError):
             if mapped in mapped_executables(pid):
                 self.failures += 1

@@ -93,6 +93,7 @@ class Tracer:
         for name in SHARED_MAPS:
             obj.share_map(name, lifecycle)
         layer.configure(obj)
+        obj.use_uprobe_multi()
         obj.load()
         return obj
 
