@@ -37,6 +37,8 @@ def _probes(op: int, stream_arg: int, *functions: str) -> tuple[Probe, ...]:
 # Every function Darshan wraps, the unlocked variants and getline/getdelim
 # it misses, and (SIO_INSIDE) stream functions that make system calls
 # Darshan never sees: probed only so POSIX does not count those calls.
+# exit() flushes the streams and never returns: the rest of the process's
+# system calls are stdio's.
 # Aliases (fopen64, _IO_putc, ...) resolve to one address, probed once.
 PROBES: tuple[Probe, ...] = (
     _probes(L.SIO_OPEN, 0, "fopen", "fopen64")
@@ -64,7 +66,7 @@ PROBES: tuple[Probe, ...] = (
     + _probes(L.SIO_REWIND, 1, "rewind")
     + _probes(L.SIO_INSIDE, 1, "ftell", "ftello", "ftello64", "fgetpos", "fgetpos64",
               "puts", "putchar", "putchar_unlocked", "getchar", "getchar_unlocked",
-              "ungetc", "setvbuf")
+              "ungetc", "setvbuf", "exit")
 )
 
 
