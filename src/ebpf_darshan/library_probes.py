@@ -9,6 +9,9 @@ are dropped (new image); the new image's mappings hold it again.
 
 from __future__ import annotations
 
+import queue
+import threading
+
 from .binding import BpfError, BpfObject, UprobeLink, function_offsets
 from .layers.base import LibraryLayer
 from .proc_maps import MappedFile, mapped_executables
@@ -22,6 +25,15 @@ class LibraryProbes:
         self._links: dict[int, dict[tuple[int, int], list[UprobeLink]]] = {}
         self._offsets: dict[tuple[int, int], dict[str, int]] = {}
         self.failures = 0  # attaches refused while the process was alive
+        # Closing a link waits for an RCU grace period (~50 ms here): done
+        # by a thread, so that holds and events are not kept waiting.
+        self._closing: queue.Queue[UprobeLink | None] = queue.Queue()
+        self._closer = threading.Thread(target=self._close_links, daemon=True)
+        self._closer.start()
+
+    def _close_links(self) -> None:
+        while (link := self._closing.get()) is not None:
+            link.close()
 
     def attach(self, pid: int) -> None:
         """Probe every library of interest pid maps and is not probed in yet."""
@@ -77,8 +89,10 @@ class LibraryProbes:
         """Detach everything attached for pid (it exec'd or exited)."""
         for links in self._links.pop(pid, {}).values():
             for link in links:
-                link.close()
+                self._closing.put(link)
 
     def close(self) -> None:
         for pid in list(self._links):
             self.forget(pid)
+        self._closing.put(None)
+        self._closer.join()
