@@ -84,7 +84,7 @@ enum io_type {
 /* Set by user space on a record whose name turned out to be excluded. */
 #define RECORD_EXCLUDED 1
 
-/* One traced file in one traced process. */
+/* Identifies a traced file in a traced process. */
 struct file_key {
 	__u32 proc;  /* traced-process index, assigned at fork, never reused */
 	__u32 dev;   /* kernel dev_t of the inode's super block */
@@ -96,14 +96,10 @@ struct value_slot {
 	__s64 count;
 };
 
-#ifdef __bpf__
-#define RECORD_LOCK struct bpf_spin_lock
-#else
-#define RECORD_LOCK struct { __u32 val; }
-#endif
-
+/* The counters of one traced file in one traced process.  Records live in
+ * an array and are found through an index from file_key to slot. */
 struct posix_record {
-	RECORD_LOCK lock;
+	__u32 busy;   /* a lock word taken with compare-and-swap; see posix.bpf.c */
 	__u32 flags;
 	__s64 counters[POSIX_NUM_COUNTERS];
 	__s64 times[T_NUM_TIMES];
@@ -126,6 +122,11 @@ struct task_state {
 	__u32 nr;          /* syscall in flight */
 	__u64 start_ns;    /* when it entered */
 	struct file_key closing;  /* resolved at close entry: the fd is gone at exit */
+	/* The record this thread used last: repeated I/O on one file skips
+	 * the index lookup.  Records never move, so the entry never goes stale. */
+	__u32 last_dev;
+	__u32 last_slot;
+	__u64 last_ino;    /* 0: nothing cached */
 	/* Set while the thread is inside a stdio call (uprobes of
 	 * stdio.bpf.c): the system calls stdio makes are not POSIX calls of
 	 * the application, as in Darshan. */
@@ -142,8 +143,9 @@ enum event_kind {
 	EV_FORK = 6,
 	EV_EXEC = 7,
 	EV_EXIT = 8,
-	EV_LIB_MAP = 9,     /* a library of interest was mapped executable (held) */
-	EV_FORKED = 10,     /* a new process, in its own context after fork (held) */
+	EV_UNLINK = 9,      /* a path was unlinked (no Darshan counter: a job total) */
+	EV_LIB_MAP = 10,    /* a library of interest was mapped executable (held) */
+	EV_FORKED = 11,     /* a new process, in its own context after fork (held) */
 };
 
 /* Which module sent a name event (struct event.layer). */
@@ -183,13 +185,26 @@ struct event {
 
 #define EVENT_MAX_LEN (sizeof(struct event) + PATH_BUF_LEN + WALK_BUF_LEN)
 
+/* What Darshan has no counter for, totalled over the recording (one u64
+ * slot each in the `extras` array), reported as log metadata. */
+enum extra_slot {
+	X_SENDFILE_CALLS = 0,      /* also counted as a read and a write in POSIX */
+	X_COPY_FILE_RANGE_CALLS,   /* likewise */
+	X_SPLICE_CALLS,            /* likewise, on the file side */
+	X_FALLOCATE_CALLS,
+	X_FALLOCATE_BYTES,
+	X_FTRUNCATE_CALLS,
+	X_NUM_SLOTS,
+};
+
 /* Loss and fill accounting, one u64 slot each in the `health` array. */
 enum health_slot {
 	H_RECORDS_DROPPED = 0,   /* records map full: a file's counters were lost */
 	H_EVENTS_DROPPED = 1,    /* ring buffer full: a name or process event was lost */
 	H_PROCS_DROPPED = 2,     /* task storage could not be created for a new task */
-	H_LAYER_RECORDS_DROPPED = 3,  /* a library layer's records map was full */
-	H_NUM_SLOTS = 4,
+	H_CALLS_BUSY = 3,        /* a record stayed locked too long: one call not counted */
+	H_LAYER_RECORDS_DROPPED = 4,  /* a library layer's records map was full */
+	H_NUM_SLOTS = 5,
 };
 
 #endif /* EBPF_DARSHAN_H */

@@ -27,12 +27,13 @@
  */
 #ifdef DIRECT_FILE_READS
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
-#define typed_file(f) ((struct file *)bpf_rdonly_cast((f), bpf_core_type_id_kernel(struct file)))
+#define typed(p, type) ((type *)bpf_rdonly_cast((p), bpf_core_type_id_kernel(type)))
 #define FILE_READ(src, a, ...) ___arrow(src, a, ##__VA_ARGS__)
 #else
-#define typed_file(f) (f)
+#define typed(p, type) ((type *)(p))
 #define FILE_READ(src, a, ...) BPF_CORE_READ(src, a, ##__VA_ARGS__)
 #endif
+#define typed_file(f) typed(f, struct file)
 
 /* The file behind fd.  tp_btf lets us follow the task's BTF pointers with
  * plain loads; only the fd array slot needs a probe read. */

@@ -26,16 +26,19 @@ enum {
 	NR_read = 0, NR_write = 1, NR_open = 2, NR_close = 3, NR_stat = 4,
 	NR_fstat = 5, NR_lstat = 6, NR_lseek = 8, NR_mmap = 9,
 	NR_pread64 = 17, NR_pwrite64 = 18, NR_readv = 19, NR_writev = 20,
-	NR_dup = 32, NR_dup2 = 33, NR_clone = 56, NR_fork = 57, NR_vfork = 58, NR_fcntl = 72, NR_fsync = 74,
-	NR_fdatasync = 75, NR_rename = 82, NR_creat = 85, NR_openat = 257,
-	NR_newfstatat = 262, NR_renameat = 264, NR_dup3 = 292,
+	NR_dup = 32, NR_dup2 = 33, NR_sendfile = 40, NR_clone = 56,
+	NR_fork = 57, NR_vfork = 58, NR_fcntl = 72, NR_fsync = 74,
+	NR_fdatasync = 75, NR_ftruncate = 77, NR_rename = 82, NR_creat = 85,
+	NR_unlink = 87, NR_openat = 257, NR_newfstatat = 262, NR_unlinkat = 263,
+	NR_renameat = 264, NR_splice = 275, NR_fallocate = 285, NR_dup3 = 292,
 	NR_preadv = 295, NR_pwritev = 296, NR_renameat2 = 316,
-	NR_preadv2 = 327, NR_pwritev2 = 328, NR_statx = 332,
-	NR_clone3 = 435, NR_close_range = 436, NR_openat2 = 437,
+	NR_copy_file_range = 326, NR_preadv2 = 327, NR_pwritev2 = 328,
+	NR_statx = 332, NR_clone3 = 435, NR_close_range = 436, NR_openat2 = 437,
 };
 
 /* Constants from the uapi headers, which vmlinux.h does not carry. */
 #define AT_EMPTY_PATH 0x1000
+#define AT_REMOVEDIR 0x200
 #define O_CREAT 0100
 #define O_TMPFILE 020000000
 #define F_DUPFD 0
@@ -56,27 +59,41 @@ enum {
 /* Darshan's default POSIX_MEM_ALIGNMENT; user space may change it. */
 const volatile __s64 mem_alignment = 8;
 
+/* Records sit in an array so that a thread can remember the slot of the
+ * file it used last (task_state.last_*): the index lookup, a hash of the
+ * key, is then skipped on repeated I/O.  User space maps the array and
+ * reads the counters in place. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, MAX_RECORDS_DEFAULT);
-	__type(key, struct file_key);
+	__type(key, __u32);
 	__type(value, struct posix_record);
 } records SEC(".maps");
 
-/* An all-zero record to insert: it is too big for the BPF stack.  Plain
- * bytes, because a value holding a spin lock may not be the source of an
- * update. */
-struct record_bytes {
-	char bytes[sizeof(struct posix_record)];
-};
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_RECORDS_DEFAULT);
+	__type(key, struct file_key);
+	__type(value, __u32);
+} record_index SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, X_NUM_SLOTS);
 	__type(key, __u32);
-	__type(value, struct record_bytes);
-} record_template SEC(".maps");
+	__type(value, __u64);
+} extras SEC(".maps");
+
+/* Slots are handed out in order and never given back. */
+__u32 next_slot = 0;
+
+/* A record lock is a word taken with compare-and-swap rather than a
+ * bpf_spin_lock, which disables interrupts and costs as much again as
+ * all the counting.  Critical sections are a few dozen instructions, so
+ * a waiter spins at most this many times before giving up on the call
+ * (counted in health as H_CALLS_BUSY). */
+#define LOCK_SPINS 4096
 
 /* Upper bounds of Darshan's ten access-size buckets (the last is open). */
 #define SIZE_BUCKETS 10
@@ -87,7 +104,8 @@ static const __s64 size_bucket_top[SIZE_BUCKETS - 1] = {
 
 enum call_class {
 	C_NONE, C_OPEN, C_CLOSE, C_READ, C_WRITE, C_SEEK, C_FSYNC, C_FDSYNC,
-	C_STAT_PATH, C_STAT_FD, C_MMAP, C_DUP, C_RENAME, C_CLOSE_RANGE, C_CLONE,
+	C_STAT_PATH, C_STAT_FD, C_MMAP, C_DUP, C_RENAME, C_CLOSE_RANGE,
+	C_TRANSFER, C_FALLOCATE, C_FTRUNCATE, C_UNLINK, C_CLONE,
 };
 
 static __always_inline int classify(long nr)
@@ -121,6 +139,14 @@ static __always_inline int classify(long nr)
 		return C_DUP;
 	case NR_rename: case NR_renameat: case NR_renameat2:
 		return C_RENAME;
+	case NR_sendfile: case NR_copy_file_range: case NR_splice:
+		return C_TRANSFER;
+	case NR_fallocate:
+		return C_FALLOCATE;
+	case NR_ftruncate:
+		return C_FTRUNCATE;
+	case NR_unlink: case NR_unlinkat:
+		return C_UNLINK;
 	case NR_clone: case NR_fork: case NR_vfork: case NR_clone3:
 		return C_CLONE;
 	}
@@ -138,49 +164,113 @@ static __always_inline __s64 fs_alignment(struct file *f)
 	return BPF_CORE_READ(sb, s_blocksize);
 }
 
+static __always_inline struct posix_record *slot_record(__u32 slot)
+{
+	return bpf_map_lookup_elem(&records, &slot);
+}
+
 /* Find the record, or make it.  *created tells the caller to send a name. */
 static __always_inline struct posix_record *
-get_record(struct file_key *key, struct file *f, __s64 blksize, bool *created, bool *dropped)
+get_record(struct file_key *key, struct file *f, __s64 blksize, bool *created, bool *dropped,
+	   __u32 *slotp)
 {
-	struct posix_record *r = bpf_map_lookup_elem(&records, key);
-	__u32 zero = 0;
-	void *tmpl;
-	long err;
+	__u32 *found = bpf_map_lookup_elem(&record_index, key);
+	struct posix_record *r;
+	__u32 slot;
 
-	if (r)
-		return r;
-	tmpl = bpf_map_lookup_elem(&record_template, &zero);
-	if (!tmpl)
-		return 0;
-	err = bpf_map_update_elem(&records, key, tmpl, BPF_NOEXIST);
-	r = bpf_map_lookup_elem(&records, key);
-	if (!r) {
-		health_inc(H_RECORDS_DROPPED);
-		*dropped = true;
-		return 0;
+	if (found) {
+		*slotp = *found;
+		return slot_record(*found);
 	}
-	if (!err) {
-		r->counters[POSIX_MEM_ALIGNMENT] = mem_alignment;
-		r->counters[POSIX_FILE_ALIGNMENT] = f ? fs_alignment(f) : blksize;
+	slot = __sync_fetch_and_add(&next_slot, 1);
+	r = slot_record(slot);
+	if (!r)
+		goto full;
+	/* Filled in before the slot is published in the index. */
+	r->counters[POSIX_MEM_ALIGNMENT] = mem_alignment;
+	r->counters[POSIX_FILE_ALIGNMENT] = f ? fs_alignment(f) : blksize;
+	if (bpf_map_update_elem(&record_index, key, &slot, BPF_NOEXIST) == 0) {
 		*created = true;
+		*slotp = slot;
+		return r;
 	}
-	return r;
+	/* Another thread of the process made it first (its slot wins; ours
+	 * stays unused), or the index is full. */
+	found = bpf_map_lookup_elem(&record_index, key);
+	if (found) {
+		*slotp = *found;
+		return slot_record(*found);
+	}
+full:
+	health_inc(H_RECORDS_DROPPED);
+	*dropped = true;
+	return 0;
+}
+
+/* The record of key, if there is one. */
+static __always_inline struct posix_record *find_record(struct file_key *key)
+{
+	__u32 *slot = bpf_map_lookup_elem(&record_index, key);
+
+	return slot ? slot_record(*slot) : 0;
+}
+
+struct lock_wait {
+	struct posix_record *r;
+	bool taken;
+};
+
+static long lock_retry(__u32 i, struct lock_wait *w)
+{
+	w->taken = __sync_val_compare_and_swap(&w->r->busy, 0, 1) == 0;
+	return w->taken;  /* 1 ends the loop */
+}
+
+static __always_inline bool record_lock(struct posix_record *r)
+{
+	struct lock_wait w = { .r = r };
+
+	if (__sync_val_compare_and_swap(&r->busy, 0, 1) == 0)
+		return true;
+	bpf_loop(LOCK_SPINS, lock_retry, &w, 0);
+	if (!w.taken)
+		health_inc(H_CALLS_BUSY);
+	return w.taken;
+}
+
+static __always_inline void record_unlock(struct posix_record *r)
+{
+	__sync_lock_test_and_set(&r->busy, 0);
+}
+
+static __always_inline void remember(struct task_state *st, struct file_key *key, __u32 slot)
+{
+	st->last_dev = key->dev;
+	st->last_ino = key->ino;
+	st->last_slot = slot;
 }
 
 /* The record of the file behind fd, created (and named) on first sight. */
 static __always_inline struct posix_record *
-fd_record(__u32 proc, long fd, struct file **filep)
+fd_record(struct task_state *st, long fd, struct file **filep)
 {
 	struct file *f = fd_file(fd);
 	struct file_key key = {};
 	struct posix_record *r;
 	bool created = false, dropped = false;
+	__u32 slot = 0;
 
-	if (!f || !file_key_of(f, proc, &key))
+	if (!f || !file_key_of(f, st->proc, &key))
 		return 0;
-	r = get_record(&key, f, 0, &created, &dropped);
-	if (created)
-		emit_file_event(&key, f);
+	if (key.ino == st->last_ino && key.dev == st->last_dev) {
+		r = slot_record(st->last_slot);
+	} else {
+		r = get_record(&key, f, 0, &created, &dropped, &slot);
+		if (created)
+			emit_file_event(&key, f);
+		if (r)
+			remember(st, &key, slot);
+	}
 	if (!r || (r->flags & RECORD_EXCLUDED))
 		return 0;
 	*filep = f;
@@ -311,11 +401,22 @@ static __always_inline bool iov_misaligned(const struct iovec *iov, long cnt)
 	return false;
 }
 
+/* Count one access under the record's lock. */
+static __always_inline void count_io(struct posix_record *r, struct access *a)
+{
+	a->bucket = size_bucket(a->bytes);
+	a->file_unaligned = unaligned_to(a->offset, r->counters[POSIX_FILE_ALIGNMENT]);
+	if (!record_lock(r))
+		return;
+	count_access(r, a);
+	record_unlock(r);
+}
+
 static __always_inline void on_rw(struct pt_regs *regs, long nr, bool write,
-				  __u32 proc, long ret, __u64 t1, __u64 t2)
+				  struct task_state *st, long ret, __u64 t1, __u64 t2)
 {
 	struct file *f = 0;
-	struct posix_record *r = fd_record(proc, PT_REGS_PARM1_SYSCALL(regs), &f);
+	struct posix_record *r = fd_record(st, PT_REGS_PARM1_SYSCALL(regs), &f);
 	__u64 buf = PT_REGS_PARM2_SYSCALL(regs);
 	__s64 pos = PT_REGS_PARM4_SYSCALL(regs);
 	struct access a = { .write = write, .bytes = ret, .t1 = t1, .t2 = t2 };
@@ -344,11 +445,69 @@ static __always_inline void on_rw(struct pt_regs *regs, long nr, bool write,
 		a.offset = FILE_READ(f, f_pos) - ret;
 		a.mem_unaligned = misaligned(buf);
 	}
-	a.bucket = size_bucket(ret);
-	a.file_unaligned = unaligned_to(a.offset, r->counters[POSIX_FILE_ALIGNMENT]);
-	bpf_spin_lock(&r->lock);
-	count_access(r, &a);
-	bpf_spin_unlock(&r->lock);
+	count_io(r, &a);
+}
+
+/* sendfile, copy_file_range and splice move bytes between two fds inside
+ * the kernel: a read of the source and a write of the destination, each at
+ * the offset passed by pointer (which the call advances) or else at the
+ * file position.  No user buffer, so no memory alignment to check. */
+static __always_inline void transfer_side(struct task_state *st, long fd, __s64 *uoff,
+					  bool write, long ret, __u64 t1, __u64 t2)
+{
+	struct file *f = 0;
+	struct posix_record *r = fd_record(st, fd, &f);
+	struct access a = { .write = write, .bytes = ret, .t1 = t1, .t2 = t2 };
+	__s64 end;
+
+	if (!r)
+		return;
+	if (uoff && !bpf_probe_read_user(&end, sizeof(end), uoff))
+		a.offset = end - ret;
+	else
+		a.offset = FILE_READ(f, f_pos) - ret;
+	count_io(r, &a);
+}
+
+static __always_inline void extra_add(__u32 slot, __u64 v)
+{
+	__u64 *x = bpf_map_lookup_elem(&extras, &slot);
+
+	if (x)
+		__sync_fetch_and_add(x, v);
+}
+
+static __always_inline void on_transfer(struct pt_regs *regs, long nr, struct task_state *st,
+					long ret, __u64 t1, __u64 t2)
+{
+	if (nr == NR_sendfile) {  /* (out_fd, in_fd, *offset, count) */
+		transfer_side(st, PT_REGS_PARM2_SYSCALL(regs),
+			      (__s64 *)PT_REGS_PARM3_SYSCALL(regs), false, ret, t1, t2);
+		transfer_side(st, PT_REGS_PARM1_SYSCALL(regs), 0, true, ret, t1, t2);
+		extra_add(X_SENDFILE_CALLS, 1);
+		return;
+	}
+	/* copy_file_range and splice: (fd_in, *off_in, fd_out, *off_out, ...) */
+	transfer_side(st, PT_REGS_PARM1_SYSCALL(regs),
+		      (__s64 *)PT_REGS_PARM2_SYSCALL(regs), false, ret, t1, t2);
+	transfer_side(st, PT_REGS_PARM3_SYSCALL(regs),
+		      (__s64 *)PT_REGS_PARM4_SYSCALL(regs), true, ret, t1, t2);
+	extra_add(nr == NR_splice ? X_SPLICE_CALLS : X_COPY_FILE_RANGE_CALLS, 1);
+}
+
+/* fallocate and ftruncate of traced files: Darshan has no counter. */
+static __always_inline void on_resize(struct pt_regs *regs, long nr, struct task_state *st)
+{
+	struct file *f = 0;
+
+	if (!fd_record(st, PT_REGS_PARM1_SYSCALL(regs), &f))
+		return;
+	if (nr == NR_ftruncate) {
+		extra_add(X_FTRUNCATE_CALLS, 1);
+		return;
+	}
+	extra_add(X_FALLOCATE_CALLS, 1);
+	extra_add(X_FALLOCATE_BYTES, PT_REGS_PARM4_SYSCALL(regs));
 }
 
 /* Open-like calls, dups, seeks and stats: counters plus META time. */
@@ -363,7 +522,8 @@ struct meta_op {
 static __always_inline void count_meta(struct posix_record *r, const struct meta_op *m,
 				       __u64 t1, __u64 t2)
 {
-	bpf_spin_lock(&r->lock);
+	if (!record_lock(r))
+		return;
 	if (m->counter >= 0 && m->counter < POSIX_NUM_COUNTERS)
 		r->counters[m->counter]++;
 	if (m->also >= 0 && m->also < POSIX_NUM_COUNTERS)
@@ -377,7 +537,7 @@ static __always_inline void count_meta(struct posix_record *r, const struct meta
 	if (m->mode)
 		r->counters[POSIX_MODE] = m->mode;
 	timer_add(&r->times[T_META_TIME], &r->last_meta_end, t1, t2);
-	bpf_spin_unlock(&r->lock);
+	record_unlock(r);
 }
 
 static const struct meta_op stat_op = { .counter = POSIX_STATS, .also = -1 };
@@ -385,7 +545,7 @@ static const struct meta_op seek_op = { .counter = POSIX_SEEKS, .also = -1 };
 static const struct meta_op dup_op = { .counter = POSIX_DUPS, .also = POSIX_OPENS,
 				 .opening = true };
 
-static __always_inline void on_open(struct pt_regs *regs, long nr, __u32 proc,
+static __always_inline void on_open(struct pt_regs *regs, long nr, struct task_state *st,
 				    long fd, __u64 t1, __u64 t2)
 {
 	long dirfd = AT_FDCWD;
@@ -395,8 +555,9 @@ static __always_inline void on_open(struct pt_regs *regs, long nr, __u32 proc,
 	struct file_key key = {};
 	struct posix_record *r;
 	bool created = false, dropped = false;
+	__u32 slot = 0;
 
-	if (!f || !file_key_of(f, proc, &key))
+	if (!f || !file_key_of(f, st->proc, &key))
 		return;
 	switch (nr) {
 	case NR_open:
@@ -426,10 +587,13 @@ static __always_inline void on_open(struct pt_regs *regs, long nr, __u32 proc,
 		mode = how.mode;
 	}
 	}
-	r = get_record(&key, f, 0, &created, &dropped);
+	r = get_record(&key, f, 0, &created, &dropped, &slot);
 	if (created || dropped)
 		send_path(EV_OPEN, &key, t1, t2, upath, dirfd, dropped);
-	if (!r || (r->flags & RECORD_EXCLUDED))
+	if (!r)
+		return;
+	remember(st, &key, slot);  /* I/O on a new file follows its open */
+	if (r->flags & RECORD_EXCLUDED)
 		return;
 	struct meta_op m = { .counter = POSIX_OPENS, .also = -1,
 			     .opening = true, .by_path = true };
@@ -463,11 +627,11 @@ static __always_inline __u32 decode_dev(__u64 d)
 }
 
 /* Counters plus META time on the record behind an fd. */
-static __always_inline void count_fd_meta(__u32 proc, long fd, const struct meta_op *m,
-					  __u64 t1, __u64 t2)
+static __always_inline void count_fd_meta(struct task_state *st, long fd,
+					  const struct meta_op *m, __u64 t1, __u64 t2)
 {
 	struct file *f = 0;
-	struct posix_record *r = fd_record(proc, fd, &f);
+	struct posix_record *r = fd_record(st, fd, &f);
 
 	if (r)
 		count_meta(r, m, t1, t2);
@@ -475,7 +639,7 @@ static __always_inline void count_fd_meta(__u32 proc, long fd, const struct meta
 
 /* fstatat/statx with AT_EMPTY_PATH and "" stat the fd itself (glibc's
  * fstat is made this way). */
-static __always_inline bool empty_path_stat(__u32 proc, long fd, const char *upath,
+static __always_inline bool empty_path_stat(struct task_state *st, long fd, const char *upath,
 					    long flags, __u64 t1, __u64 t2)
 {
 	char first = 0;
@@ -483,18 +647,19 @@ static __always_inline bool empty_path_stat(__u32 proc, long fd, const char *upa
 	bpf_probe_read_user(&first, 1, upath);
 	if (!(flags & AT_EMPTY_PATH) || first)
 		return false;
-	count_fd_meta(proc, fd, &stat_op, t1, t2);
+	count_fd_meta(st, fd, &stat_op, t1, t2);
 	return true;
 }
 
-static __always_inline void on_stat_path(struct pt_regs *regs, long nr, __u32 proc,
+static __always_inline void on_stat_path(struct pt_regs *regs, long nr, struct task_state *st,
 					 __u64 t1, __u64 t2)
 {
 	long dirfd = AT_FDCWD;
 	const char *upath = (const char *)PT_REGS_PARM2_SYSCALL(regs);
-	struct file_key key = { .proc = proc };
+	struct file_key key = { .proc = st->proc };
 	struct posix_record *r;
 	bool created = false, dropped = false;
+	__u32 slot = 0;
 	__s64 blksize;
 	__u32 mode;
 
@@ -503,7 +668,7 @@ static __always_inline void on_stat_path(struct pt_regs *regs, long nr, __u32 pr
 		long flags = PT_REGS_PARM3_SYSCALL(regs);
 
 		dirfd = (int)PT_REGS_PARM1_SYSCALL(regs);
-		if (empty_path_stat(proc, dirfd, upath, flags, t1, t2))
+		if (empty_path_stat(st, dirfd, upath, flags, t1, t2))
 			return;
 		bpf_probe_read_user(&sx, sizeof(sx),
 				    (void *)PT_REGS_PARM5_SYSCALL(regs));
@@ -512,7 +677,7 @@ static __always_inline void on_stat_path(struct pt_regs *regs, long nr, __u32 pr
 		key.ino = sx.stx_ino;
 		blksize = sx.stx_blksize;
 	} else {
-		struct stat_head st = {};
+		struct stat_head sb = {};
 		void *buf;
 
 		if (nr == NR_newfstatat) {
@@ -520,21 +685,21 @@ static __always_inline void on_stat_path(struct pt_regs *regs, long nr, __u32 pr
 
 			dirfd = (int)PT_REGS_PARM1_SYSCALL(regs);
 			buf = (void *)PT_REGS_PARM3_SYSCALL(regs);
-			if (empty_path_stat(proc, dirfd, upath, flags, t1, t2))
+			if (empty_path_stat(st, dirfd, upath, flags, t1, t2))
 				return;
 		} else {
 			upath = (const char *)PT_REGS_PARM1_SYSCALL(regs);
 			buf = (void *)PT_REGS_PARM2_SYSCALL(regs);
 		}
-		bpf_probe_read_user(&st, sizeof(st), buf);
-		mode = st.mode;
-		key.dev = decode_dev(st.dev);
-		key.ino = st.ino;
-		blksize = st.blksize;
+		bpf_probe_read_user(&sb, sizeof(sb), buf);
+		mode = sb.mode;
+		key.dev = decode_dev(sb.dev);
+		key.ino = sb.ino;
+		blksize = sb.blksize;
 	}
 	if ((mode & S_IFMT) != S_IFREG)
 		return;
-	r = get_record(&key, 0, blksize, &created, &dropped);
+	r = get_record(&key, 0, blksize, &created, &dropped, &slot);
 	if (created || dropped)
 		send_path(EV_STAT, &key, t1, t2, upath, dirfd, dropped);
 	if (r && !(r->flags & RECORD_EXCLUDED))
@@ -561,31 +726,52 @@ static __always_inline void on_rename(struct pt_regs *regs, long nr, __u32 proc,
 	send_path(EV_RENAME_DST, &key, t1, t2, newp, newdir, false);
 }
 
+/* Unlinks go to user space, which alone knows which names are excluded. */
+static __always_inline void on_unlink(struct pt_regs *regs, long nr, __u32 proc,
+				      __u64 t1, __u64 t2)
+{
+	struct file_key key = { .proc = proc };
+
+	if (nr == NR_unlink) {
+		send_path(EV_UNLINK, &key, t1, t2, (const char *)PT_REGS_PARM1_SYSCALL(regs),
+			  AT_FDCWD, false);
+		return;
+	}
+	if (PT_REGS_PARM3_SYSCALL(regs) & AT_REMOVEDIR)
+		return;
+	send_path(EV_UNLINK, &key, t1, t2, (const char *)PT_REGS_PARM2_SYSCALL(regs),
+		  (int)PT_REGS_PARM1_SYSCALL(regs), false);
+}
+
 static __always_inline void count_close(struct file_key *key, __u64 t1, __u64 t2)
 {
-	struct posix_record *r = bpf_map_lookup_elem(&records, key);
+	struct posix_record *r = find_record(key);
 
-	if (!r || (r->flags & RECORD_EXCLUDED))
+	if (!r || (r->flags & RECORD_EXCLUDED) || !record_lock(r))
 		return;
-	bpf_spin_lock(&r->lock);
 	stamp(r, T_CLOSE_START, T_CLOSE_END, t1, t2);
 	r->last_byte_read = 0;
 	r->last_byte_written = 0;
 	timer_add(&r->times[T_META_TIME], &r->last_meta_end, t1, t2);
-	bpf_spin_unlock(&r->lock);
+	record_unlock(r);
 }
 
-static __always_inline void on_sync(__u32 proc, long fd, int counter, __u64 t1, __u64 t2)
+/* fsync and fdatasync: Darshan counts their time as write time. */
+static __always_inline void count_sync(struct posix_record *r, int counter, __u64 t1, __u64 t2)
 {
-	struct file *f = 0;
-	struct posix_record *r = fd_record(proc, fd, &f);
-
-	if (!r)
+	if (!r || !record_lock(r))
 		return;
-	bpf_spin_lock(&r->lock);
 	r->counters[counter]++;
 	timer_add(&r->times[T_WRITE_TIME], &r->last_write_end, t1, t2);
-	bpf_spin_unlock(&r->lock);
+	record_unlock(r);
+}
+
+static __always_inline void on_sync(struct task_state *st, long fd, int counter,
+				    __u64 t1, __u64 t2)
+{
+	struct file *f = 0;
+
+	count_sync(fd_record(st, fd, &f), counter, t1, t2);
 }
 
 struct close_range_walk {
@@ -664,7 +850,6 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	struct file *f = 0;
 	struct posix_record *r;
 	__u64 t1, t2;
-	__u32 proc;
 
 	if (cls == C_NONE)
 		return 0;
@@ -679,13 +864,12 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	t2 = bpf_ktime_get_ns();
 	t1 = st->start_ns;
 	st->start_ns = 0;
-	proc = st->proc;
 	if (cls == C_MMAP) {
 		if ((unsigned long)ret >= (unsigned long)-MAX_ERRNO ||
 		    (PT_REGS_PARM4_SYSCALL(regs) & MAP_ANONYMOUS))
 			return 0;
-		hold_library_map(proc, PT_REGS_PARM3_SYSCALL(regs), PT_REGS_PARM5_SYSCALL(regs));
-		r = fd_record(proc, PT_REGS_PARM5_SYSCALL(regs), &f);
+		hold_library_map(st->proc, PT_REGS_PARM3_SYSCALL(regs), PT_REGS_PARM5_SYSCALL(regs));
+		r = fd_record(st, PT_REGS_PARM5_SYSCALL(regs), &f);
 		if (r)
 			__sync_fetch_and_add(&r->counters[POSIX_MMAPS], 1);
 		return 0;
@@ -694,31 +878,31 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	switch (cls) {
 	case C_OPEN:
-		on_open(regs, nr, proc, ret, t1, t2);
+		on_open(regs, nr, st, ret, t1, t2);
 		break;
 	case C_CLOSE:
 		count_close(&st->closing, t1, t2);
 		break;
 	case C_READ:
-		on_rw(regs, nr, false, proc, ret, t1, t2);
+		on_rw(regs, nr, false, st, ret, t1, t2);
 		break;
 	case C_WRITE:
-		on_rw(regs, nr, true, proc, ret, t1, t2);
+		on_rw(regs, nr, true, st, ret, t1, t2);
 		break;
 	case C_SEEK:
-		count_fd_meta(proc, PT_REGS_PARM1_SYSCALL(regs), &seek_op, t1, t2);
+		count_fd_meta(st, PT_REGS_PARM1_SYSCALL(regs), &seek_op, t1, t2);
 		break;
 	case C_FSYNC:
-		on_sync(proc, PT_REGS_PARM1_SYSCALL(regs), POSIX_FSYNCS, t1, t2);
+		on_sync(st, PT_REGS_PARM1_SYSCALL(regs), POSIX_FSYNCS, t1, t2);
 		break;
 	case C_FDSYNC:
-		on_sync(proc, PT_REGS_PARM1_SYSCALL(regs), POSIX_FDSYNCS, t1, t2);
+		on_sync(st, PT_REGS_PARM1_SYSCALL(regs), POSIX_FDSYNCS, t1, t2);
 		break;
 	case C_STAT_PATH:
-		on_stat_path(regs, nr, proc, t1, t2);
+		on_stat_path(regs, nr, st, t1, t2);
 		break;
 	case C_STAT_FD:
-		count_fd_meta(proc, PT_REGS_PARM1_SYSCALL(regs), &stat_op, t1, t2);
+		count_fd_meta(st, PT_REGS_PARM1_SYSCALL(regs), &stat_op, t1, t2);
 		break;
 	case C_DUP:
 		if (nr == NR_fcntl) {
@@ -727,12 +911,222 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 			if (cmd != F_DUPFD && cmd != F_DUPFD_CLOEXEC)
 				break;
 		}
-		r = fd_record(proc, ret, &f);
+		r = fd_record(st, ret, &f);
 		if (r)
 			count_meta(r, &dup_op, t1, t2);
 		break;
 	case C_RENAME:
-		on_rename(regs, nr, proc, t1, t2);
+		on_rename(regs, nr, st->proc, t1, t2);
+		break;
+	case C_TRANSFER:
+		on_transfer(regs, nr, st, ret, t1, t2);
+		break;
+	case C_FALLOCATE:
+	case C_FTRUNCATE:
+		on_resize(regs, nr, st);
+		break;
+	case C_UNLINK:
+		on_unlink(regs, nr, st->proc, t1, t2);
+		break;
+	}
+	return 0;
+}
+
+/*
+ * io_uring.  Requests never pass through the read/write syscalls, so they
+ * are counted from io_uring's own tracepoints, like their syscall twins:
+ * submission notes the time and what only the submitter's context knows
+ * (the fd a close names, the alignment of the user buffers); completion
+ * counts, with the result, the file and its position at that point.
+ */
+#define PF_IO_WORKER 0x00000010
+#define IORING_FSYNC_DATASYNC 1
+#define IO_URING_INFLIGHT_MAX 16384
+
+struct uring_call {
+	__u64 start_ns;
+	__u32 proc;
+	__u8 opcode;
+	bool mem_unaligned;
+	struct file_key closing;
+};
+
+/* Requests between submission and completion.  LRU: a request whose
+ * completion we never see (ring torn down) ages out instead of leaking. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, IO_URING_INFLIGHT_MAX);
+	__type(key, __u64);
+	__type(value, struct uring_call);
+} uring_inflight SEC(".maps");
+
+static __always_inline int uring_class(__u8 op)
+{
+	switch (op) {
+	case IORING_OP_READ: case IORING_OP_READV: case IORING_OP_READ_FIXED:
+		return C_READ;
+	case IORING_OP_WRITE: case IORING_OP_WRITEV: case IORING_OP_WRITE_FIXED:
+		return C_WRITE;
+	case IORING_OP_FSYNC:
+		return C_FSYNC;
+	case IORING_OP_OPENAT: case IORING_OP_OPENAT2:
+		return C_OPEN;
+	case IORING_OP_CLOSE:
+		return C_CLOSE;
+	case IORING_OP_STATX:
+		return C_STAT_PATH;
+	}
+	return C_NONE;
+}
+
+/* The traced process behind a submission: the submitter, or for an
+ * SQPOLL ring the process its kernel thread belongs to. */
+static __always_inline struct task_state *uring_owner(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_state *st = traced_task(task);
+
+	if (!st && (task->flags & PF_IO_WORKER))
+		st = traced_task(task->group_leader);
+	return st;
+}
+
+SEC("tp_btf/io_uring_submit_req")
+int BPF_PROG(io_uring_submit, struct io_kiocb *req)
+{
+	struct uring_call call = {};
+	__u64 id = (__u64)req;
+	struct task_state *st;
+	int cls = uring_class(req->opcode);
+
+	if (cls == C_NONE)
+		return 0;
+	st = uring_owner();
+	if (!st)
+		return 0;
+	call.proc = st->proc;
+	call.opcode = req->opcode;
+	if (cls == C_READ || cls == C_WRITE) {
+		struct io_rw *rw = typed(&req->cmd, struct io_rw);
+		__u64 addr = FILE_READ(rw, addr);
+
+		call.mem_unaligned = req->opcode == IORING_OP_READV || req->opcode == IORING_OP_WRITEV ?
+			iov_misaligned((const struct iovec *)addr, FILE_READ(rw, len)) :
+			misaligned(addr);
+	} else if (cls == C_CLOSE) {
+		struct io_close *cl = typed(&req->cmd, struct io_close);
+		struct file *f = fd_file(FILE_READ(cl, fd));
+
+		if (f)
+			file_key_of(f, call.proc, &call.closing);
+	}
+	call.start_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&uring_inflight, &id, &call, BPF_ANY);
+	return 0;
+}
+
+/* The record of a completed request's file, created (and named from the
+ * kernel's dentries) on first sight. */
+static __always_inline struct posix_record *uring_record(struct file *f, __u32 proc)
+{
+	struct file_key key = {};
+	struct posix_record *r;
+	bool created = false, dropped = false;
+	__u32 slot;
+
+	if (!f || !file_key_of(f, proc, &key))
+		return 0;
+	r = get_record(&key, f, 0, &created, &dropped, &slot);
+	if (created)
+		emit_file_event(&key, f);
+	return r && !(r->flags & RECORD_EXCLUDED) ? r : 0;
+}
+
+static __always_inline void uring_stat(struct io_kiocb *req, struct uring_call *call,
+				       __u64 t2)
+{
+	struct io_statx *sx = typed(&req->cmd, struct io_statx);
+	struct statx buf = {};
+	struct file_key key = { .proc = call->proc };
+	struct posix_record *r;
+
+	/* Only files that already have a record: the path is not ours to
+	 * read here. */
+	bpf_probe_read_user(&buf, sizeof(buf), FILE_READ(sx, buffer));
+	key.dev = (buf.stx_dev_major << MINORBITS) | buf.stx_dev_minor;
+	key.ino = buf.stx_ino;
+	r = find_record(&key);
+	if (r && !(r->flags & RECORD_EXCLUDED))
+		count_meta(r, &stat_op, call->start_ns, t2);
+}
+
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(io_uring_done, struct io_ring_ctx *ring, void *raw_req, struct io_uring_cqe *cqe)
+{
+	__u64 id = (__u64)raw_req;
+	struct uring_call *found = bpf_map_lookup_elem(&uring_inflight, &id);
+	struct io_kiocb *req = typed(raw_req, struct io_kiocb);
+	struct uring_call call;
+	__u64 t2;
+	long res;
+
+	if (!found)
+		return 0;
+	call = *found;
+	bpf_map_delete_elem(&uring_inflight, &id);
+	t2 = bpf_ktime_get_ns();
+	res = FILE_READ(cqe, res);
+	if (res < 0)
+		return 0;
+	switch (uring_class(call.opcode)) {
+	case C_READ:
+	case C_WRITE: {
+		struct io_rw *rw = typed(&req->cmd, struct io_rw);
+		struct posix_record *r = uring_record(typed_file(FILE_READ(req, file)), call.proc);
+		struct access a = {
+			.write = uring_class(call.opcode) == C_WRITE,
+			.bytes = res,
+			/* the request's position has moved past what it did */
+			.offset = FILE_READ(rw, kiocb.ki_pos) - res,
+			.mem_unaligned = call.mem_unaligned,
+			.t1 = call.start_ns,
+			.t2 = t2,
+		};
+
+		if (r)
+			count_io(r, &a);
+		break;
+	}
+	case C_FSYNC: {
+		struct io_sync *sync = typed(&req->cmd, struct io_sync);
+		int counter = FILE_READ(sync, flags) & IORING_FSYNC_DATASYNC ?
+			POSIX_FDSYNCS : POSIX_FSYNCS;
+
+		count_sync(uring_record(typed_file(FILE_READ(req, file)), call.proc),
+			   counter, call.start_ns, t2);
+		break;
+	}
+	case C_OPEN: {
+		struct io_open *op = typed(&req->cmd, struct io_open);
+		struct posix_record *r;
+		struct meta_op m = { .counter = POSIX_OPENS, .also = -1,
+				     .opening = true, .by_path = true };
+
+		if (FILE_READ(op, file_slot))  /* into the fixed table: no fd */
+			break;
+		r = uring_record(fd_file(res), call.proc);
+		if (!r)
+			break;
+		if (FILE_READ(op, how.flags) & (O_CREAT | O_TMPFILE))
+			m.mode = FILE_READ(op, how.mode);
+		count_meta(r, &m, call.start_ns, t2);
+		break;
+	}
+	case C_CLOSE:
+		count_close(&call.closing, call.start_ns, t2);
+		break;
+	case C_STAT_PATH:
+		uring_stat(req, &call, t2);
 		break;
 	}
 	return 0;

@@ -57,6 +57,10 @@ static __always_inline void health_inc(__u32 slot)
 
 static __always_inline struct task_state *traced_task(struct task_struct *task)
 {
+	/* Most tasks have no BPF task storage at all, and a plain load says
+	 * so: the untraced majority skips the helper call. */
+	if (!task->bpf_storage)
+		return 0;
 	return bpf_task_storage_get(&task_states, task, 0, 0);
 }
 

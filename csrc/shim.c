@@ -161,6 +161,15 @@ int edb_load(struct edb_object *o)
 	return err ? fail(err, "cannot load BPF object", bpf_object__name(o->obj)) : 0;
 }
 
+int edb_set_autoload(struct edb_object *o, const char *name, int on)
+{
+	struct bpf_program *prog = bpf_object__find_program_by_name(o->obj, name);
+
+	if (!prog)
+		return fail(-ENOENT, "no program", name);
+	return bpf_program__set_autoload(prog, on) ? fail(-EINVAL, "autoload", name) : 0;
+}
+
 int edb_attach(struct edb_object *o)
 {
 	struct bpf_program *prog;
@@ -219,12 +228,11 @@ int edb_map_lookup(int fd, const void *key, void *value, unsigned long long flag
 }
 
 /* Copy every entry of a hash map into keys/values (capacity entries at
- * most) in batches; with BPF_F_LOCK in flags each value is copied under
- * its spin lock.  Returns the number of entries copied. */
+ * most) in batches.  Returns the number of entries copied. */
 long edb_map_dump(int fd, void *keys, size_t key_size, void *values, size_t value_size,
-		  size_t capacity, unsigned long long flags)
+		  size_t capacity)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = flags);
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	unsigned long long batch = 0;
 	size_t total = 0;
 	bool first = true;

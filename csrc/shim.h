@@ -12,6 +12,7 @@ struct edb_object *edb_open(const char *path);
 int edb_set_const(struct edb_object *obj, const char *name, const void *data, size_t size);
 int edb_resize_map(struct edb_object *obj, const char *map, unsigned int max_entries);
 int edb_share_map(struct edb_object *obj, const char *map, int fd);
+int edb_set_autoload(struct edb_object *obj, const char *prog, int on);
 int edb_load(struct edb_object *obj);
 int edb_attach(struct edb_object *obj);
 int edb_map_fd(struct edb_object *obj, const char *map);
@@ -20,7 +21,7 @@ void edb_close(struct edb_object *obj);
 int edb_map_update(int fd, const void *key, const void *value, unsigned long long flags);
 int edb_map_lookup(int fd, const void *key, void *value, unsigned long long flags);
 long edb_map_dump(int fd, void *keys, size_t key_size, void *values, size_t value_size,
-                  size_t capacity, unsigned long long flags);
+                  size_t capacity);
 
 struct edb_events *edb_events_new(int map_fd);
 long edb_events_poll(struct edb_events *ev, int timeout_ms);

@@ -14,6 +14,8 @@ from darshan.backend.cffi_backend import counter_names, fcounter_names
 
 HERE = Path(__file__).resolve().parent
 WORKLOADS = HERE / "workloads"
+# Libraries a workload links with, beyond libc.
+LINK = {"uring_io": ["-luring"]}
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +23,8 @@ def bins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every tests/workloads/*.c compiled, plus a static seq_write."""
     out = tmp_path_factory.mktemp("bin")
     for src in sorted(WORKLOADS.glob("*.c")):
-        subprocess.run(["gcc", "-O1", "-pthread", "-o", str(out / src.stem), str(src)], check=True)
+        subprocess.run(["gcc", "-O1", "-pthread", "-o", str(out / src.stem), str(src),
+                        *LINK.get(src.stem, [])], check=True)
     subprocess.run(["gcc", "-O1", "-static", "-o", str(out / "seq_write_static"),
                     str(WORKLOADS / "seq_write.c")], check=True)
     return out

@@ -5,6 +5,7 @@ Everything above it sees BpfObject, EventStream and numpy arrays.
 
 from __future__ import annotations
 
+import mmap
 import os
 from importlib import resources
 from pathlib import Path
@@ -15,7 +16,6 @@ from ._shim import ffi, lib
 
 # Map update flags from <linux/bpf.h>.
 BPF_ANY = 0
-BPF_F_LOCK = 4
 
 
 class BpfError(RuntimeError):
@@ -59,6 +59,10 @@ class BpfObject:
     def share_map(self, map_name: str, owner: "BpfObject") -> None:
         """Use owner's copy of map_name instead of our own."""
         _check(lib.edb_share_map(self._obj, map_name.encode(), owner.map_fd(map_name)))
+
+    def set_autoload(self, prog_name: str, on: bool) -> None:
+        """Leave a program out of load and attach (before load)."""
+        _check(lib.edb_set_autoload(self._obj, prog_name.encode(), int(on)))
 
     def load(self) -> None:
         _check(lib.edb_load(self._obj))
@@ -123,15 +127,27 @@ def map_lookup(fd: int, key: np.ndarray, value_dtype: np.dtype, flags: int = 0) 
     return value
 
 
-def map_dump(fd: int, key_dtype: np.dtype, value_dtype: np.dtype, capacity: int,
-             flags: int = BPF_F_LOCK) -> tuple[np.ndarray, np.ndarray]:
+def map_dump(fd: int, key_dtype: np.dtype, value_dtype: np.dtype, capacity: int
+             ) -> tuple[np.ndarray, np.ndarray]:
     """All entries of a hash map, read in batches into numpy arrays."""
     keys = np.zeros(capacity, dtype=key_dtype)
     values = np.zeros(capacity, dtype=value_dtype)
     n = _check(lib.edb_map_dump(fd, ffi.from_buffer(keys), key_dtype.itemsize,
-                                ffi.from_buffer(values), value_dtype.itemsize, capacity,
-                                flags))
+                                ffi.from_buffer(values), value_dtype.itemsize, capacity))
     return keys[:n], values[:n]
+
+
+class MappedArray:
+    """A BPF_F_MMAPABLE array map seen in place as a numpy array."""
+
+    def __init__(self, fd: int, dtype: np.dtype, entries: int):
+        length = -(-dtype.itemsize * entries // mmap.PAGESIZE) * mmap.PAGESIZE
+        self._mm = mmap.mmap(fd, length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        self.array = np.frombuffer(self._mm, dtype=dtype, count=entries)
+
+    def close(self) -> None:
+        del self.array  # the mapping cannot close while a view of it is alive
+        self._mm.close()
 
 
 class EventStream:

@@ -18,8 +18,8 @@ TIMESTAMPS = slice(0, 8)
 DURATIONS = slice(8, 13)
 
 # enum event_kind
-(EV_OPEN, EV_STAT, EV_FILE, EV_RENAME_SRC, EV_RENAME_DST, EV_FORK, EV_EXEC, EV_EXIT,
- EV_LIB_MAP, EV_FORKED) = range(1, 11)
+EV_OPEN, EV_STAT, EV_FILE, EV_RENAME_SRC, EV_RENAME_DST, EV_FORK, EV_EXEC, EV_EXIT, \
+    EV_UNLINK, EV_LIB_MAP, EV_FORKED = range(1, 12)
 
 # enum layer_id
 LAYER_POSIX, LAYER_STDIO, LAYER_MPIIO, LAYER_HDF5 = range(4)
@@ -27,16 +27,21 @@ LAYER_POSIX, LAYER_STDIO, LAYER_MPIIO, LAYER_HDF5 = range(4)
 HOLD_PREFIXES = 4
 HOLD_PREFIX_LEN = 16
 
+# enum extra_slot, in order: the log's metadata keys for them
+EXTRA_KEYS = ("extra_sendfile_calls", "extra_copy_file_range_calls", "extra_splice_calls",
+              "extra_fallocate_calls", "extra_fallocate_bytes", "extra_ftruncate_calls")
+
 # enum health_slot
-H_RECORDS_DROPPED, H_EVENTS_DROPPED, H_PROCS_DROPPED, H_LAYER_RECORDS_DROPPED = 0, 1, 2, 3
-H_NUM_SLOTS = 4
+H_RECORDS_DROPPED, H_EVENTS_DROPPED, H_PROCS_DROPPED, H_CALLS_BUSY = 0, 1, 2, 3
+H_LAYER_RECORDS_DROPPED = 4
+H_NUM_SLOTS = 5
 
 file_key = np.dtype([("proc", "<u4"), ("dev", "<u4"), ("ino", "<u8")])
 
 value_slot = np.dtype([("value", "<i8"), ("count", "<i8")])
 
 posix_record = np.dtype([
-    ("lock", "<u4"),
+    ("busy", "<u4"),
     ("flags", "<u4"),
     ("counters", "<i8", (POSIX_NUM_COUNTERS,)),
     ("times", "<i8", (T_NUM_TIMES,)),
@@ -55,6 +60,9 @@ task_state = np.dtype([
     ("nr", "<u4"),
     ("start_ns", "<u8"),
     ("closing", file_key),
+    ("last_dev", "<u4"),
+    ("last_slot", "<u4"),
+    ("last_ino", "<u8"),
     ("stdio_depth", "<u4"),
     ("pad", "<u4"),
 ])

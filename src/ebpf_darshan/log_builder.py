@@ -68,7 +68,11 @@ def _apply_renames(rec: Recording, by_file: dict[tuple[int, str], np.void],
 
 
 def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.ndarray,
-              facts: JobFacts, layers: Sequence[LayerResult] = ()) -> Log:
+              facts: JobFacts, extras: dict[str, int] | None = None,
+              layers: Sequence[LayerResult] = ()) -> Log:
+    """The log of a recording.  extras: totals Darshan has no counter for
+    (Tracer.extras()), written as metadata lines; layers: the library
+    layers' results (Tracer.collect_layers())."""
     keys, values, names, unnamed = _named_records(rec, keys, values)
     procs = sorted(set(int(p) for p in keys["proc"]).union(*(r.procs() for r in layers)))
     rank_of = {proc: rank for rank, proc in enumerate(procs)}
@@ -100,11 +104,14 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
     lost = {"lost_files": len(set(rec.lost_files)),
             "lost_file_calls": int(health[L.H_RECORDS_DROPPED]) - rec.excluded_drops,
             "lost_events": int(health[L.H_EVENTS_DROPPED]) + unnamed,
-            "lost_tasks": int(health[L.H_PROCS_DROPPED]), **layer_lost}
+            "lost_tasks": int(health[L.H_PROCS_DROPPED]),
+            "lost_busy_calls": int(health[L.H_CALLS_BUSY]), **layer_lost}
     metadata = {"lib_ver": f"ebpf-darshan-{__version__}",
                 "collector": "ebpf-darshan (kernel syscall tracing, no interposition)",
                 "ranks": "one per traced process that did I/O, in order of creation"}
     metadata.update({k: str(v) for k, v in lost.items() if v > 0})
+    extra = dict(extras or {}, extra_unlink_calls=rec.unlinks)
+    metadata.update({k: str(v) for k, v in extra.items() if v > 0})
     job = Job(uid=facts.uid, start_ns=rec.start_epoch_ns, end_ns=rec.end_epoch_ns,
               nprocs=max(len(procs), 1), jobid=facts.jobid, metadata=metadata,
               exe=" ".join(facts.argv), mounts=facts.mounts)

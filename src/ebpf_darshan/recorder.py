@@ -72,6 +72,7 @@ class Recording:
     renames: list[Rename] = field(default_factory=list)
     lost_files: list[str] = field(default_factory=list)
     excluded_drops: int = 0
+    unlinks: int = 0
     watchers: list[ProcessWatcher] = field(default_factory=list)
     # names of records of the library layers, by layer id, keyed like names
     layer_names: dict[int, dict[tuple[int, int, int], str]] = field(default_factory=dict)
@@ -118,6 +119,9 @@ class Recording:
             self.names.setdefault((proc, int(key["dev"]), int(key["ino"])), name)
             if excluded:
                 tracer.exclude(key)
+        elif kind == L.EV_UNLINK:
+            if not self.path_filter.excluded(printable(record_name(path, walk))):
+                self.unlinks += 1
         elif kind == L.EV_RENAME_SRC:
             self._pending_src[int(ev["tid"])] = (proc, printable(record_name(path, walk)))
         elif kind == L.EV_RENAME_DST:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import bpf_layout as L
-from .binding import BPF_F_LOCK, BpfError, BpfObject, EventStream, map_dump, map_lookup, \
+from .binding import BpfError, BpfObject, EventStream, MappedArray, map_dump, map_lookup, \
     map_update, task_key
 from .layers.base import LayerResult, LibraryLayer
 
@@ -17,6 +17,7 @@ SHARED_MAPS = ("task_states", "events", "health")
 # Direct struct file reads need Linux 6.2 (bpf_rdonly_cast); older kernels
 # get the same program built with probe reads.
 POSIX_VARIANTS = ("posix.bpf.o", "posix_compat.bpf.o")
+IO_URING_PROGRAMS = ("io_uring_submit", "io_uring_done")
 DEFAULT_MAX_RECORDS = 16384
 DEFAULT_EVENT_BUFFER_MB = 4
 
@@ -30,6 +31,14 @@ class TracerOptions:
     hold_at_exec: bool = False  # stop each process after exec until user space continues it
 
 
+def _array_values(fd: int, n: int) -> np.ndarray:
+    """The u64 slots of a small array map."""
+    out = np.zeros(n, dtype=np.uint64)
+    for slot in range(n):
+        out[slot] = map_lookup(fd, np.array([slot], dtype=np.uint32), np.dtype(np.uint64))[0]
+    return out
+
+
 class Tracer:
     """Loaded, attached BPF programs and the maps they fill."""
 
@@ -37,6 +46,8 @@ class Tracer:
         self.options = options
         self._objects: list[BpfObject] = []
         self._events: EventStream | None = None
+        self._records: MappedArray | None = None
+        self.io_uring = False  # whether io_uring requests are counted
         self.layers: list[tuple[LibraryLayer, BpfObject]] = []
         try:
             lifecycle = self._open("lifecycle.bpf.o")
@@ -49,28 +60,38 @@ class Tracer:
             self._attachable = [lifecycle, posix]
             for obj in self._attachable:
                 obj.attach()
-            self._records_fd = posix.map_fd("records")
+            self._records = MappedArray(posix.map_fd("records"), L.posix_record,
+                                        options.max_records)
+            self._index_fd = posix.map_fd("record_index")
             self._tasks_fd = lifecycle.map_fd("task_states")
             self._health_fd = lifecycle.map_fd("health")
+            self._extras_fd = posix.map_fd("extras")
             self._events = EventStream(lifecycle.map_fd("events"))
         except BpfError:
             self.close()
             raise
 
     def _load_posix(self, lifecycle: BpfObject) -> BpfObject:
-        """The fast variant where the kernel takes it, else the portable one."""
-        for variant in POSIX_VARIANTS:
+        """The fast variant where the kernel takes it, else the portable one;
+        with the io_uring programs, else (no io_uring, or a layout CO-RE
+        cannot follow) without them."""
+        attempts = [(v, uring) for v in POSIX_VARIANTS for uring in (True, False)]
+        for variant, uring in attempts:
             posix = self._open(variant)
             for name in SHARED_MAPS:
                 posix.share_map(name, lifecycle)
             posix.resize_map("records", self.options.max_records)
+            posix.resize_map("record_index", self.options.max_records)
             posix.set_const("mem_alignment", np.int64(self.options.mem_alignment))
+            for prog in IO_URING_PROGRAMS:
+                posix.set_autoload(prog, uring)
             self._set_holds(posix)
             try:
                 posix.load()
+                self.io_uring = uring
                 return posix
             except BpfError:
-                if variant == POSIX_VARIANTS[-1]:
+                if (variant, uring) == attempts[-1]:
                     raise
                 self._objects.remove(posix)
                 posix.close()
@@ -120,26 +141,31 @@ class Tracer:
         return self._events.poll(timeout_ms)
 
     def exclude(self, key: np.void) -> None:
-        """Stop counting a record whose name is excluded; its counts go."""
-        value = np.zeros(1, dtype=L.posix_record)
-        value["flags"] = L.RECORD_EXCLUDED
-        try:
-            map_update(self._records_fd, np.array([key], dtype=L.file_key), value, BPF_F_LOCK)
-        except BpfError:
-            pass  # already gone: nothing to stop
+        """Stop counting a record whose name is excluded."""
+        slot = map_lookup(self._index_fd, np.array([key], dtype=L.file_key), np.dtype(np.uint32))
+        assert self._records is not None
+        # One word, which the BPF side only reads.
+        self._records.array["flags"][int(slot[0])] = L.RECORD_EXCLUDED
 
     def records(self) -> tuple[np.ndarray, np.ndarray]:
-        return map_dump(self._records_fd, L.file_key, L.posix_record,
-                        self.options.max_records)
+        """Every record's key and a copy of its counters."""
+        keys, slots = map_dump(self._index_fd, L.file_key, np.dtype(np.uint32),
+                               self.options.max_records)
+        assert self._records is not None
+        return keys, self._records.array[slots]
 
     def health(self) -> np.ndarray:
-        out = np.zeros(L.H_NUM_SLOTS, dtype=np.uint64)
-        for slot in range(L.H_NUM_SLOTS):
-            out[slot] = map_lookup(self._health_fd, np.array([slot], dtype=np.uint32),
-                                   np.dtype(np.uint64))[0]
-        return out
+        return _array_values(self._health_fd, L.H_NUM_SLOTS)
+
+    def extras(self) -> dict[str, int]:
+        """Totals of the calls Darshan has no counter for."""
+        values = _array_values(self._extras_fd, len(L.EXTRA_KEYS))
+        return {key: int(v) for key, v in zip(L.EXTRA_KEYS, values)}
 
     def close(self) -> None:
+        if self._records is not None:
+            self._records.close()
+            self._records = None
         if self._events is not None:
             self._events.close()
             self._events = None

@@ -35,7 +35,8 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--exclude", action="append", default=[], metavar="PREFIX",
                    help="do not record paths under PREFIX")
     p.add_argument("--max-records", type=int, default=DEFAULT_MAX_RECORDS, metavar="N",
-                   help=f"kernel record slots, one per (process, file) (default {DEFAULT_MAX_RECORDS})")
+                   help="kernel record slots, one per (process, file), 1.7 KiB each, "
+                   f"allocated up front (default {DEFAULT_MAX_RECORDS})")
     p.add_argument("--event-buffer-mb", type=int, default=DEFAULT_EVENT_BUFFER_MB, metavar="MB",
                    help=f"ring buffer for names and process events (default {DEFAULT_EVENT_BUFFER_MB})")
     for layer in ALL_LAYERS:
@@ -92,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
         if os.environ.get("EBPF_DARSHAN_DEBUG"):
             print(e.log, file=sys.stderr)
         raise CliError(f"cannot start BPF tracing: {e}")
+    if not tracer.io_uring:
+        print("ebpf-darshan: this kernel's io_uring tracepoints are missing or unfamiliar: "
+              "I/O submitted through io_uring is not counted", file=sys.stderr)
     probes = LibraryProbes(tracer.layers)
     recording = Recording(path_filter, watchers=[probes])
     try:
@@ -104,13 +108,14 @@ def run(args: argparse.Namespace) -> int:
             raise
         keys, values = tracer.records()
         health = tracer.health()
+        extras = tracer.extras()
         layer_results = tracer.collect_layers()
     finally:
         probes.close()
         tracer.close()
     uid, gid, user = invoking_user()
     jobid = job_id(dict(os.environ), os.getpid())
-    log = build_log(recording, keys, values, health, JobFacts(uid, jobid, argv, mounts),
+    log = build_log(recording, keys, values, health, JobFacts(uid, jobid, argv, mounts), extras,
                     layer_results)
     path = Path(args.output) if args.output else out_dir / default_log_name(
         user, argv[0], jobid, command.pid, recording.start_epoch_ns)

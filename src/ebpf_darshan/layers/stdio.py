@@ -84,7 +84,7 @@ class StdioLayer(LibraryLayer):
 
     def collect(self, obj: BpfObject) -> "StdioResult":
         keys, values = map_dump(obj.map_fd("stdio_records"), L.file_key, L.stdio_record,
-                                MAX_RECORDS, flags=0)
+                                MAX_RECORDS)
         return StdioResult(keys, values)
 
 
