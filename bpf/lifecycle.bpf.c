@@ -11,10 +11,15 @@
 #include <bpf/bpf_core_read.h>
 #include "ebpf_darshan.h"
 #include "shared_maps.bpf.h"
+#include "process_hold.bpf.h"
 
 /* Index of the next traced process; user space gives index 0 to the
  * command it launches. */
 __u32 next_proc = 1;
+
+/* Stop each traced process right after exec until user space has looked at
+ * it (set by user space when something needs that moment). */
+const volatile bool hold_at_exec = false;
 
 static __always_inline void fill_task(struct event *e, __u32 kind, __u32 proc,
 				      struct task_struct *task)
@@ -77,7 +82,10 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid,
 	if (n < 0)
 		n = 0;
 	e->path_len = n;
-	emit_event(e, sizeof(*e) + n);
+	if (hold_at_exec)
+		emit_held(e, sizeof(*e) + n);
+	else
+		emit_event(e, sizeof(*e) + n);
 	return 0;
 }
 

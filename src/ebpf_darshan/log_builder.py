@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +11,8 @@ from . import __version__
 from . import bpf_layout as L
 from . import posix_records as P
 from .darshan import Job, Log, record_id
+from .darshan.modules import MODULE_IDS
+from .layers import LayerResult
 from .recorder import Recording
 
 POSIX_PARTIAL_BIT = 1 << 1  # module id 1
@@ -65,11 +68,13 @@ def _apply_renames(rec: Recording, by_file: dict[tuple[int, str], np.void],
 
 
 def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.ndarray,
-              facts: JobFacts, extras: dict[str, int] | None = None) -> Log:
+              facts: JobFacts, extras: dict[str, int] | None = None,
+              layers: Sequence[LayerResult] = ()) -> Log:
     """The log of a recording.  extras: totals Darshan has no counter for
-    (Tracer.extras()), written as metadata lines."""
+    (Tracer.extras()), written as metadata lines; layers: the library
+    layers' results (Tracer.collect_layers())."""
     keys, values, names, unnamed = _named_records(rec, keys, values)
-    procs = sorted(set(int(p) for p in keys["proc"]))
+    procs = sorted(set(int(p) for p in keys["proc"]).union(*(r.procs() for r in layers)))
     rank_of = {proc: rank for rank, proc in enumerate(procs)}
     ids = np.array([record_id(n) for n in names], dtype=np.uint64)
     ranks = np.array([rank_of[int(p)] for p in keys["proc"]], dtype=np.int64)
@@ -83,6 +88,16 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
     _apply_renames(rec, by_file, rank_of)
     records = np.array(list(by_file.values()), dtype=P.DTYPE)
     name_table = {int(r["id"]): name for (_, name), r in by_file.items()}
+    modules = {"POSIX": records} if len(records) else {}
+    partial = 0
+    layer_lost: dict[str, int] = {"lost_layer_records": int(health[L.H_LAYER_RECORDS_DROPPED])}
+    for result in layers:
+        out = result.records(rec, rank_of)
+        modules.update(out.modules)
+        name_table.update(out.names)
+        layer_lost.update(out.lost)
+        if any(v > 0 for v in out.lost.values()) or layer_lost["lost_layer_records"]:
+            partial |= sum(1 << MODULE_IDS[m] for m in out.modules)
 
     # A full records map refuses the file at open and again at each later
     # call on it: lost_files counts files, lost_file_calls the refusals.
@@ -90,7 +105,7 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
             "lost_file_calls": int(health[L.H_RECORDS_DROPPED]) - rec.excluded_drops,
             "lost_events": int(health[L.H_EVENTS_DROPPED]) + unnamed,
             "lost_tasks": int(health[L.H_PROCS_DROPPED]),
-            "lost_busy_calls": int(health[L.H_CALLS_BUSY])}
+            "lost_busy_calls": int(health[L.H_CALLS_BUSY]), **layer_lost}
     metadata = {"lib_ver": f"ebpf-darshan-{__version__}",
                 "collector": "ebpf-darshan (kernel syscall tracing, no interposition)",
                 "ranks": "one per traced process that did I/O, in order of creation"}
@@ -102,6 +117,6 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
     job = Job(uid=facts.uid, start_ns=rec.start_epoch_ns, end_ns=rec.end_epoch_ns,
               nprocs=max(len(procs), 1), jobid=facts.jobid, metadata=metadata,
               exe=" ".join(facts.argv), mounts=facts.mounts)
-    partial = POSIX_PARTIAL_BIT if any(v > 0 for v in lost.values()) else 0
-    return Log(job=job, names=name_table, records={"POSIX": records} if len(records) else {},
-               partial_flag=partial)
+    if any(v > 0 for k, v in lost.items() if k not in layer_lost):
+        partial |= POSIX_PARTIAL_BIT
+    return Log(job=job, names=name_table, records=modules, partial_flag=partial)

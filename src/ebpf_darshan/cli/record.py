@@ -12,6 +12,8 @@ from ..binding import BpfError
 from ..darshan import write_log
 from ..job import default_log_name, invoking_user, job_id
 from ..launch import HeldCommand
+from ..layers import ALL_LAYERS
+from ..library_probes import LibraryProbes
 from ..log_builder import JobFacts, build_log
 from ..mounts import merge_tables, mount_table
 from ..names import PathFilter
@@ -37,6 +39,10 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
                    f"allocated up front (default {DEFAULT_MAX_RECORDS})")
     p.add_argument("--event-buffer-mb", type=int, default=DEFAULT_EVENT_BUFFER_MB, metavar="MB",
                    help=f"ring buffer for names and process events (default {DEFAULT_EVENT_BUFFER_MB})")
+    for layer in ALL_LAYERS:
+        p.add_argument(f"--no-{layer.name}", action="store_true",
+                       help=f"turn off the {layer.description} (on by default; "
+                       "costs microseconds per call, see docs/performance.md)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
 
 
@@ -70,8 +76,10 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("no command to record (usage: ebpf-darshan record -o FILE -- CMD ...)", 2)
     if args.max_records < 1:
         raise CliError("--max-records must be at least 1")
+    layers = [layer() for layer in ALL_LAYERS if not getattr(args, f"no_{layer.name}")]
     options = TracerOptions(max_records=args.max_records,
-                            event_buffer_mb=_power_of_two_mb(args.event_buffer_mb))
+                            event_buffer_mb=_power_of_two_mb(args.event_buffer_mb),
+                            layers=layers)
     path_filter = PathFilter()
     for prefix in args.exclude:
         path_filter.add_exclude(prefix)
@@ -88,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     if not tracer.optional_programs:
         print("ebpf-darshan: this kernel's io_uring or page-cache tracepoints are missing or "
               "unfamiliar: io_uring requests and mmap bytes are not counted", file=sys.stderr)
-    recording = Recording(path_filter)
+    probes = LibraryProbes(tracer.layers)
+    recording = Recording(path_filter, watchers=[probes])
     try:
         command = HeldCommand.start(argv)
         try:
@@ -100,13 +109,16 @@ def run(args: argparse.Namespace) -> int:
         keys, values = tracer.records()
         health = tracer.health()
         extras = tracer.extras()
+        layer_results = tracer.collect_layers()
     finally:
+        probes.close()
         tracer.close()
     uid, gid, user = invoking_user()
     jobid = job_id(dict(os.environ), os.getpid())
     mounts = merge_tables(mounts, recording.namespaces.tables())
     recording.namespaces.close()
-    log = build_log(recording, keys, values, health, JobFacts(uid, jobid, argv, mounts), extras)
+    log = build_log(recording, keys, values, health, JobFacts(uid, jobid, argv, mounts), extras,
+                    layer_results)
     path = Path(args.output) if args.output else out_dir / default_log_name(
         user, argv[0], jobid, command.pid, recording.start_epoch_ns)
     try:
