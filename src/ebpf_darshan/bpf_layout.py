@@ -27,6 +27,9 @@ LAYER_POSIX, LAYER_STDIO, LAYER_MPIIO, LAYER_HDF5 = range(4)
 HOLD_PREFIXES = 4
 HOLD_PREFIX_LEN = 16
 
+# enum io_type
+IO_NONE, IO_READ, IO_WRITE = 0, 1, 2
+
 # enum extra_slot, in order: the log's metadata keys for them
 EXTRA_KEYS = ("extra_sendfile_calls", "extra_copy_file_range_calls", "extra_splice_calls",
               "extra_fallocate_calls", "extra_fallocate_bytes", "extra_ftruncate_calls")
@@ -109,4 +112,29 @@ stdio_record = np.dtype([
     ("last_read_end", "<u8"),
     ("last_write_end", "<u8"),
     ("last_meta_end", "<u8"),
+])
+
+# bpf/mpiio_layer.h
+MPIIO_KERNEL_COUNTERS = 39
+MPIIO_DEV = 0xFFFFFFFD
+# enum mpiio_op, cookie flags and enum mpi_abi
+MIO_OPEN, MIO_CLOSE, MIO_SYNC, MIO_SET_VIEW, MIO_RESIZE, MIO_READ, MIO_WRITE = range(1, 8)
+MIO_AT = 1 << 16
+MIO_LARGE_COUNT = 1 << 17
+MIO_COUNTER_SHIFT = 8
+MIO_ABI_SHIFT = 24
+ABI_OPENMPI, ABI_MPICH = 1, 2
+
+mpiio_record = np.dtype([
+    ("flags", "<u4"),
+    ("first_io_type", "<u4"),
+    ("counters", "<i8", (MPIIO_KERNEL_COUNTERS,)),
+    ("times", "<i8", (T_NUM_TIMES,)),
+    ("last_read_end", "<u8"),
+    ("last_write_end", "<u8"),
+    ("last_meta_end", "<u8"),
+    ("last_io_type", "<u8"),
+    ("open_ns", "<u8"),
+    ("unknown_sizes", "<i8"),
+    ("access", value_slot, (VALUE_TABLE_SLOTS,)),
 ])

@@ -5,8 +5,9 @@ library."""
 from __future__ import annotations
 
 from .base import LayerRecords, LayerResult, LibraryLayer, Probe
+from .mpiio import MpiioLayer
 from .stdio import StdioLayer
 
-ALL_LAYERS: tuple[type[LibraryLayer], ...] = (StdioLayer,)
+ALL_LAYERS: tuple[type[LibraryLayer], ...] = (StdioLayer, MpiioLayer)
 
 __all__ = ["ALL_LAYERS", "LayerRecords", "LayerResult", "LibraryLayer", "Probe"]
