@@ -39,15 +39,15 @@
 #define MAX_MPIIO_RECORDS_DEFAULT 4096
 #define MPI_SUCCESS 0
 
-/* Open MPI 4.x object layouts (non-debug builds), checked against the
- * installed headers by tests/test_mpiio.py: ompi_datatype_t starts with an
- * opal_datatype_t whose `size` is MPI_Type_size; a communicator's size is
- * c_local_group->grp_proc_count; MPI_INFO_NULL is the info object with
- * Fortran index 0. */
-const volatile __u32 ompi_datatype_size_offset = 24;
-const volatile __u32 ompi_comm_local_group_offset = 248;
-const volatile __u32 ompi_group_size_offset = 16;
-const volatile __u32 ompi_info_f2c_offset = 72;
+/* Open MPI object layouts, set by user space (layers/mpiio.py, checked
+ * against the installed headers by tests/test_mpiio.py): ompi_datatype_t
+ * starts with an opal_datatype_t whose `size` is MPI_Type_size; a
+ * communicator's size is c_local_group->grp_proc_count; MPI_INFO_NULL is
+ * the info object with Fortran index 0. */
+const volatile __u32 ompi_datatype_size_offset;
+const volatile __u32 ompi_comm_local_group_offset;
+const volatile __u32 ompi_group_size_offset;
+const volatile __u32 ompi_info_f2c_offset;
 
 /* MPICH handles: the top two bits are the handle kind; a predefined
  * ("builtin") datatype keeps its size in bits 8-15. */

@@ -46,6 +46,9 @@ MAX_TIMES = {F["POSIX_F_MAX_READ_TIME"]: C["POSIX_MAX_READ_TIME_SIZE"],
 def top_values(values: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Darshan's top-4 common values, row by row: the most frequent nonzero
     values, ties broken by the larger value; empty slots are (0, 0)."""
+    short = max(TOP - values.shape[-1], 0)  # fewer candidates than slots: pad with empties
+    pad = [(0, 0)] * (values.ndim - 1) + [(0, short)]
+    values, counts = np.pad(values, pad), np.pad(counts, pad)
     counts = np.where(values == 0, 0, counts)
     order = np.lexsort((-values, -counts), axis=-1)[..., :TOP]
     top_v = np.take_along_axis(values, order, axis=-1)

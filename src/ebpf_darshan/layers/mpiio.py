@@ -26,6 +26,16 @@ MAX_RECORDS = 4096
 TOP = 4
 # A function only Open MPI defines: its handles are pointers to objects.
 OPENMPI_MARKER = "ompi_file_open"
+# Byte offsets in Open MPI 3.x-4.x objects (non-debug builds): the size of
+# a datatype (opal_datatype_t.size), a communicator's group
+# (ompi_communicator_t.c_local_group) and its size (ompi_group_t.
+# grp_proc_count), an info object's Fortran index (0 is MPI_INFO_NULL).
+OPENMPI_LAYOUT = {
+    "ompi_datatype_size_offset": 24,
+    "ompi_comm_local_group_offset": 248,
+    "ompi_group_size_offset": 16,
+    "ompi_info_f2c_offset": 72,
+}
 
 
 def _probe(function: str, op: int, flags: int = 0, counter: int = 0) -> Probe:
@@ -88,10 +98,12 @@ class MpiioLayer(LibraryLayer):
     def configure(self, obj: BpfObject) -> None:
         obj.resize_map("mpiio_records", MAX_RECORDS)
         obj.resize_map("mpiio_handles", MAX_RECORDS)
+        for name, offset in OPENMPI_LAYOUT.items():
+            obj.set_const(name, np.uint32(offset))
 
     def collect(self, obj: BpfObject) -> "MpiioResult":
         keys, values = map_dump(obj.map_fd("mpiio_records"), L.file_key, L.mpiio_record,
-                                MAX_RECORDS, flags=0)
+                                MAX_RECORDS)
         return MpiioResult(keys, values)
 
 

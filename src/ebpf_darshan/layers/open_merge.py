@@ -58,6 +58,4 @@ def merged_table(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     counts = values["access"]["count"]
     used = counts > 0
     uniq, inverse = np.unique(vals[used], return_inverse=True)
-    summed = np.bincount(inverse, weights=counts[used]).astype(np.int64)
-    pad = max(L.VALUE_TABLE_SLOTS - len(uniq), 0)  # zeros never reach the top four
-    return np.pad(uniq, (0, pad)), np.pad(summed, (0, pad))
+    return uniq, np.bincount(inverse, weights=counts[used]).astype(np.int64)
