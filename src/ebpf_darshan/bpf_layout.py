@@ -138,3 +138,41 @@ mpiio_record = np.dtype([
     ("unknown_sizes", "<i8"),
     ("access", value_slot, (VALUE_TABLE_SLOTS,)),
 ])
+
+# bpf/hdf5_layer.h
+(H5_FILE_CREATE, H5_FILE_OPEN, H5_FILE_FLUSH, H5_FILE_CLOSE, H5_GROUP_OPEN, H5_DSET_OPEN,
+ H5_OBJECT_OPEN, H5_DSET_READ, H5_DSET_WRITE, H5_DSET_FLUSH, H5_OBJECT_CLOSE) = range(1, 12)
+H5_DEPRECATED = 1 << 8
+H5_PARALLEL_LIB = 1 << 9
+H5F_DEV, H5G_DEV, H5D_DEV = 0xFFFFFFFC, 0xFFFFFFFB, 0xFFFFFFFA
+H5_LOC_SHIFT = 32
+H5_SERIAL_MASK = 0xFFFFFFFF
+H5F_NUM_TIMES = 5
+
+h5f_record = np.dtype([
+    ("opens", "<i8"),
+    ("flushes", "<i8"),
+    ("use_mpiio", "<i8"),
+    ("times", "<i8", (H5F_NUM_TIMES,)),
+    ("last_meta_end", "<u8"),
+    ("open_ns", "<u8"),
+])
+
+h5d_record = np.dtype([
+    ("flags", "<u4"),
+    ("first_io_type", "<u4"),
+    ("opens", "<i8"),
+    ("reads", "<i8"),
+    ("writes", "<i8"),
+    ("flushes", "<i8"),
+    ("rw_switches", "<i8"),
+    ("use_deprecated", "<i8"),
+    ("use_mpiio_collective", "<i8"),
+    ("times", "<i8", (T_NUM_TIMES,)),
+    ("last_read_end", "<u8"),
+    ("last_write_end", "<u8"),
+    ("last_meta_end", "<u8"),
+    ("last_io_type", "<u8"),
+    ("open_ns", "<u8"),
+    ("file_serial", "<u8"),
+])
