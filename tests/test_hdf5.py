@@ -59,6 +59,7 @@ def test_hdf5_c_program(h5_rw: Path, tmp_path: Path) -> None:
     log = tmp_path / "h5.darshan"
     record(log, [str(h5_rw), str(h5)])
     files = module_records(log, "H5F")
+    assert set(files) == {(0, str(h5))}  # the failed open made no record
     assert_counters(files[(0, str(h5))], {"H5F_OPENS": 2, "H5F_FLUSHES": 1, "H5F_USE_MPIIO": 0})
     assert files[(0, str(h5))]["H5F_F_CLOSE_END_TIMESTAMP"] > 0
     sets = module_records(log, "H5D")

@@ -1,6 +1,7 @@
 /* HDF5 workload with known calls (tests/test_hdf5.py): a file with a
  * dataset at the root and one in a group, written, flushed, read back,
- * reopened with the deprecated H5Dopen1 and through H5Oopen.
+ * reopened with the deprecated H5Dopen1 and through H5Oopen; two opens
+ * fail.
  * usage: h5_rw FILE */
 #define H5_USE_110_API
 #include <hdf5.h>
@@ -32,7 +33,12 @@ int main(int argc, char **argv)
 	H5Sclose(space);
 	H5Fclose(file);
 
+	/* fails (no such dataset, no such file): not counted */
+	H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 	file = H5Fopen(argv[1], H5F_ACC_RDONLY, H5P_DEFAULT);
+	if (H5Dopen2(file, "missing", H5P_DEFAULT) >= 0 ||
+	    H5Fopen("/nonexistent/dir/file.h5", H5F_ACC_RDONLY, H5P_DEFAULT) >= 0)
+		return 1;
 	dset = H5Dopen1(file, "ints");
 	H5Dread(dset, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
 	H5Dclose(dset);

@@ -1,6 +1,6 @@
 /* MPI-IO workload with known counts per rank (tests/test_mpiio.py):
  * every read/write flavour on one shared file, then a per-rank file opened
- * twice on MPI_COMM_SELF, its name under PREFIX (ROMIO takes "ufs:",
+ * twice on MPI_COMM_SELF (after an open that fails), its name under PREFIX (ROMIO takes "ufs:",
  * Open MPI's own ompio none).
  * usage: mpiio_rw DIR [PREFIX] */
 #include <mpi.h>
@@ -65,6 +65,11 @@ int main(int argc, char **argv)
 	MPI_File_set_size(fh, FILE_SIZE);
 	MPI_File_preallocate(fh, FILE_SIZE);
 	MPI_File_close(&fh);
+
+	/* fails (no such directory): not counted */
+	snprintf(path, sizeof(path), "%s/missing/rank%d.dat", argv[1], rank);
+	if (MPI_File_open(MPI_COMM_SELF, path, MPI_MODE_RDONLY, MPI_INFO_NULL, &fh) == MPI_SUCCESS)
+		MPI_Abort(MPI_COMM_WORLD, 1);
 
 	snprintf(path, sizeof(path), "%s%s/rank%d.dat", argc > 2 ? argv[2] : "", argv[1], rank);
 	MPI_File_open(MPI_COMM_SELF, path, MPI_MODE_CREATE | MPI_MODE_WRONLY, hints, &fh);
