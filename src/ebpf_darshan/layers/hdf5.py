@@ -132,7 +132,8 @@ class _Names:
         loc = self.path_in_file(proc, obj.loc)
         if loc is None:
             return None
-        return file, f"{file}:{loc}{obj.name}"[:NAME_MAX]
+        name = f"{file}:{loc}{obj.name}".encode(errors="surrogateescape")[:NAME_MAX]
+        return file, name.decode(errors="ignore")
 
 
 class Hdf5Result(LayerResult):
