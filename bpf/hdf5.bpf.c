@@ -16,6 +16,7 @@
 #include "file_events.bpf.h"
 #include "darshan_timing.bpf.h"
 #include "romio_prefix.bpf.h"
+#include "uprobe_args.bpf.h"
 #include "hdf5_layer.h"
 
 #define MAX_H5_RECORDS_DEFAULT 4096
@@ -62,11 +63,21 @@ struct {
 	__type(value, __u64);
 } h5_serial SEC(".maps");
 
-/* The outermost HDF5 call in flight on a thread. */
+/* Shapes of the application's dataspaces and creation property lists. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_H5_IDS_DEFAULT);
+	__type(key, struct h5_id_key);
+	__type(value, struct h5_shape);
+} h5_shapes SEC(".maps");
+
+/* The outermost HDF5 call in flight on a thread: its argument registers
+ * (an identifier or the location of an open first, then names, shapes). */
+#define H5_ARGS 6
+
 struct h5_call {
 	__u64 start_ns;
-	__s64 id;      /* the identifier argument, or the location of an open */
-	__u64 name;    /* opens: the name as given */
+	__s64 args[H5_ARGS];
 	__u32 cookie;
 	__u32 depth;
 };
@@ -105,6 +116,91 @@ static __always_inline bool remember(__u32 proc, __s64 hid, __u64 serial, __u64 
 	return false;
 }
 
+static __always_inline struct h5_shape *shape_of(__u32 proc, __s64 hid)
+{
+	struct h5_id_key k = { .proc = proc, .hid = hid };
+
+	return bpf_map_lookup_elem(&h5_shapes, &k);
+}
+
+static __always_inline void keep_shape(__u32 proc, __s64 hid, struct h5_shape *shape)
+{
+	struct h5_id_key k = { .proc = proc, .hid = hid };
+
+	bpf_map_update_elem(&h5_shapes, &k, shape, BPF_ANY);
+}
+
+/* H5Screate_simple(rank, dims, maxdims): rank and number of points. */
+static __always_inline void on_space_create(__u32 proc, struct h5_call *c, __s64 hid)
+{
+	struct h5_shape shape = { .ndims = (int)c->args[0], .npoints = 1 };
+	const __u64 *dims = (const __u64 *)c->args[1];
+	__u64 d;
+
+	if (shape.ndims < 0 || shape.ndims > H5S_MAX_RANK)
+		return;
+	for (int i = 0; i < H5S_MAX_RANK && i < shape.ndims; i++) {
+		if (bpf_probe_read_user(&d, sizeof(d), &dims[i]))
+			return;
+		shape.npoints *= d;
+	}
+	keep_shape(proc, hid, &shape);
+}
+
+/* H5Pset_chunk(dcpl, ndims, dims): Darshan's D1 is the last dimension. */
+static __always_inline void on_set_chunk(__u32 proc, struct h5_call *c)
+{
+	struct h5_shape shape = {};
+	const __u64 *dims = (const __u64 *)c->args[2];
+	int n = (int)c->args[1];
+	__u64 d;
+
+	if (n < 0 || n > H5S_MAX_RANK)
+		return;
+	for (int i = 0; i < H5D_MAX_DIMS && i < n; i++) {
+		if (bpf_probe_read_user(&d, sizeof(d), &dims[(n - 1 - i) & (H5S_MAX_RANK - 1)]))
+			return;
+		shape.chunk[i] = d;
+	}
+	keep_shape(proc, c->args[0], &shape);
+}
+
+static __always_inline void on_plist(__u32 proc, struct h5_call *c, __s64 hid)
+{
+	struct h5_shape zero = {}, *from;
+
+	switch (H5_OP(c->cookie)) {
+	case H5_PLIST_CREATE:  /* a new list: not chunked */
+		keep_shape(proc, hid, &zero);
+		return;
+	case H5_PLIST_COPY:
+		from = shape_of(proc, c->args[0]);
+		if (from)
+			keep_shape(proc, hid, from);
+		return;
+	case H5_SET_CHUNK:
+		on_set_chunk(proc, c);
+		return;
+	case H5_SET_LAYOUT:  /* another layout drops the chunk shape */
+		if ((int)c->args[1] != H5D_CHUNKED)
+			keep_shape(proc, c->args[0], &zero);
+		return;
+	}
+}
+
+/* A new dataset's shape, as far as the application told it. */
+static __always_inline void creation_shape(__u32 proc, struct h5_call *c, struct h5_shape *out)
+{
+	bool v1 = c->cookie & H5_DEPRECATED;
+	__s64 dcpl = v1 ? c->args[4] : c->args[5];
+	struct h5_shape *space = shape_of(proc, c->args[3]), *plist = shape_of(proc, dcpl);
+
+	out->ndims = space ? space->ndims : NOT_KNOWN;
+	out->npoints = space ? space->npoints : NOT_KNOWN;
+	for (int i = 0; i < H5D_MAX_DIMS; i++)
+		out->chunk[i] = dcpl == H5P_DEFAULT ? 0 : plist ? plist->chunk[i] : NOT_KNOWN;
+}
+
 static __always_inline void on_file_open(__u32 proc, struct h5_call *c, __s64 hid,
 					 __u64 t1, __u64 t2)
 {
@@ -125,7 +221,7 @@ static __always_inline void on_file_open(__u32 proc, struct h5_call *c, __s64 hi
 	}
 	if (remember(proc, hid, key.ino, key.ino, H5K_FILE))
 		send_layer_path(LAYER_HDF5, EV_OPEN, &key, t1, t2,
-				strip_romio_prefix((const char *)c->name), AT_FDCWD, false);
+				strip_romio_prefix((const char *)c->args[0]), AT_FDCWD, false);
 }
 
 /* The name of a group or dataset, relative to the object it was opened at. */
@@ -148,17 +244,17 @@ static __noinline void emit_object_name(struct file_key *key, __u64 loc_serial, 
 
 static __always_inline void on_group_open(__u32 proc, struct h5_call *c, __s64 hid)
 {
-	struct h5_object *loc = h5_object_of(proc, c->id);
+	struct h5_object *loc = h5_object_of(proc, c->args[0]);
 	struct file_key key = { .proc = proc, .dev = H5G_DEV, .ino = next_serial() };
 
 	if (loc && key.ino && remember(proc, hid, key.ino, loc->file_serial, H5K_GROUP))
-		emit_object_name(&key, loc->serial, (const char *)c->name);
+		emit_object_name(&key, loc->serial, (const char *)c->args[1]);
 }
 
 static __always_inline void on_dataset_open(__u32 proc, struct h5_call *c, __s64 hid,
 					    __u64 t1, __u64 t2)
 {
-	struct h5_object *loc = h5_object_of(proc, c->id);
+	struct h5_object *loc = h5_object_of(proc, c->args[0]);
 	struct file_key key = { .proc = proc, .dev = H5D_DEV, .ino = next_serial() };
 	struct h5d_record *r;
 	__u32 zero = 0;
@@ -182,9 +278,16 @@ static __always_inline void on_dataset_open(__u32 proc, struct h5_call *c, __s64
 	r->use_mpiio_collective = c->cookie & H5_PARALLEL_LIB ? NOT_KNOWN : 0;
 	r->open_ns = t1;
 	r->file_serial = loc->file_serial;
+	if (c->cookie & H5_CREATE) {
+		creation_shape(proc, c, &r->shape);
+	} else {
+		r->shape.ndims = r->shape.npoints = NOT_KNOWN;
+		for (int i = 0; i < H5D_MAX_DIMS; i++)
+			r->shape.chunk[i] = NOT_KNOWN;
+	}
 	stamp_span(&r->times[T_OPEN_START], &r->times[T_OPEN_END], t1, t2);
 	timer_add(&r->times[T_META_TIME], &r->last_meta_end, t1, t2);
-	emit_object_name(&key, loc->serial, (const char *)c->name);
+	emit_object_name(&key, loc->serial, (const char *)c->args[1]);
 }
 
 static __always_inline struct h5d_record *dataset_record(__u32 proc, struct h5_object *o)
@@ -229,14 +332,16 @@ static __always_inline void count_access(struct h5d_record *r, bool write, __u64
 	}
 }
 
-/* H5Dclose, H5Gclose, H5Oclose and H5Fclose: stamp the record, forget the id. */
+/* H5Dclose, H5Gclose, H5Oclose, H5Sclose, H5Pclose and H5Fclose: stamp
+ * the record, forget the id. */
 static __always_inline void on_close(__u32 proc, struct h5_call *c, __u64 t1, __u64 t2)
 {
-	struct h5_id_key k = { .proc = proc, .hid = c->id };
+	struct h5_id_key k = { .proc = proc, .hid = c->args[0] };
 	struct h5_object *o = bpf_map_lookup_elem(&h5_ids, &k);
 	struct h5d_record *d;
 	struct h5f_record *f;
 
+	bpf_map_delete_elem(&h5_shapes, &k);
 	if (!o)
 		return;
 	if (o->kind == H5K_DATASET && (d = dataset_record(proc, o))) {
@@ -257,9 +362,10 @@ static __always_inline void on_return(__u32 proc, struct h5_call *c, long ret,
 	struct h5d_record *d;
 	struct h5f_record *f;
 
-	/* opens return an hid_t (64 bits), the others an herr_t (an int) */
+	/* opens and creates return an hid_t (64 bits), the others an herr_t (an int) */
 	if (op == H5_FILE_CREATE || op == H5_FILE_OPEN || op == H5_GROUP_OPEN ||
-	    op == H5_DSET_OPEN || op == H5_OBJECT_OPEN ? ret < 0 : (int)ret < 0)
+	    op == H5_DSET_OPEN || op == H5_OBJECT_OPEN || op == H5_SPACE_CREATE ||
+	    op == H5_PLIST_CREATE || op == H5_PLIST_COPY ? ret < 0 : (int)ret < 0)
 		return;
 	switch (op) {
 	case H5_FILE_CREATE: case H5_FILE_OPEN:
@@ -281,15 +387,31 @@ static __always_inline void on_return(__u32 proc, struct h5_call *c, long ret,
 	case H5_OBJECT_CLOSE: case H5_FILE_CLOSE:
 		on_close(proc, c, t1, t2);
 		return;
+	case H5_SPACE_CREATE:
+		on_space_create(proc, c, ret);
+		return;
+	case H5_ID_RELEASE:
+		/* the last reference is gone (h5py closes so): forget the id;
+		 * Darshan does not see this as a close */
+		if ((int)ret == 0) {
+			struct h5_id_key k = { .proc = proc, .hid = c->args[0] };
+
+			bpf_map_delete_elem(&h5_shapes, &k);
+			bpf_map_delete_elem(&h5_ids, &k);
+		}
+		return;
+	case H5_PLIST_CREATE: case H5_PLIST_COPY: case H5_SET_CHUNK: case H5_SET_LAYOUT:
+		on_plist(proc, c, ret);
+		return;
 	case H5_FILE_FLUSH:
-		f = file_record(proc, h5_object_of(proc, c->id));
+		f = file_record(proc, h5_object_of(proc, c->args[0]));
 		if (f) {
 			__sync_fetch_and_add(&f->flushes, 1);
 			timer_add(&f->times[H5F_T_META_TIME], &f->last_meta_end, t1, t2);
 		}
 		return;
 	}
-	d = dataset_record(proc, h5_object_of(proc, c->id));
+	d = dataset_record(proc, h5_object_of(proc, c->args[0]));
 	if (!d)
 		return;
 	if (op == H5_DSET_FLUSH) {
@@ -306,8 +428,10 @@ int BPF_KPROBE(h5_enter)
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct task_state *st = traced_task(task);
 	__u64 cookie = bpf_get_attach_cookie(ctx);
-	__u64 arg1 = PT_REGS_PARM1(ctx), arg2 = PT_REGS_PARM2(ctx);
-	__u32 op = H5_OP(cookie);
+	/* read once: the verifier refuses a context field picked by a
+	 * computed offset */
+	__s64 args[H5_ARGS] = { PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx),
+				PT_REGS_PARM4(ctx), PT_REGS_PARM5(ctx), PT_REGS_PARM6(ctx) };
 	struct h5_call *c;
 
 	if (!st)
@@ -317,12 +441,7 @@ int BPF_KPROBE(h5_enter)
 	if (!c || c->depth++)
 		return 0;
 	c->cookie = cookie;
-	if (op == H5_FILE_CREATE || op == H5_FILE_OPEN) {
-		c->name = arg1;
-	} else {
-		c->id = arg1;
-		c->name = arg2;
-	}
+	__builtin_memcpy(c->args, args, sizeof(args));
 	c->start_ns = bpf_ktime_get_ns();
 	return 0;
 }

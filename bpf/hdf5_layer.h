@@ -6,8 +6,9 @@
  * how big its datatype is can only be asked of the library, which a probe
  * cannot call.  The kernel therefore counts what the calls themselves show
  * (opens, reads, writes, flushes, closes, their times, read/write switches,
- * the deprecated open variants) and user space writes -1 for the counters
- * that need the library's answers (docs/counters.md).
+ * the deprecated open variants, and the dataspace and chunk shapes the
+ * application gave when it created a dataset) and user space writes -1 for
+ * the counters that need the library's answers (docs/counters.md).
  */
 #ifndef HDF5_LAYER_H
 #define HDF5_LAYER_H
@@ -26,7 +27,13 @@ enum h5_op {
 	H5_DSET_READ = 8,     /* H5Dread(dataset, ...) */
 	H5_DSET_WRITE = 9,    /* H5Dwrite(dataset, ...) */
 	H5_DSET_FLUSH = 10,   /* H5Dflush(dataset) */
-	H5_OBJECT_CLOSE = 11, /* H5Dclose, H5Gclose, H5Oclose(id) */
+	H5_OBJECT_CLOSE = 11, /* H5Dclose, H5Gclose, H5Oclose, H5Sclose, H5Pclose(id) */
+	H5_SPACE_CREATE = 12, /* H5Screate_simple(rank, dims, maxdims) -> dataspace id */
+	H5_PLIST_CREATE = 13, /* H5Pcreate(class) -> property list id */
+	H5_PLIST_COPY = 14,   /* H5Pcopy(plist) -> property list id */
+	H5_SET_CHUNK = 15,    /* H5Pset_chunk(dcpl, ndims, dims) */
+	H5_SET_LAYOUT = 16,   /* H5Pset_layout(dcpl, layout) */
+	H5_ID_RELEASE = 17,   /* H5Idec_ref(id) -> references left */
 };
 
 /* Cookie flags: the open is one of the deprecated H5Dcreate1/H5Dopen1;
@@ -34,6 +41,9 @@ enum h5_op {
  * MPI-IO is used cannot be told from outside. */
 #define H5_DEPRECATED (1 << 8)
 #define H5_PARALLEL_LIB (1 << 9)
+/* The open creates the dataset: H5Dcreate2(loc, name, type, space, lcpl,
+ * dcpl, dapl) or H5Dcreate1(loc, name, type, space, dcpl). */
+#define H5_CREATE (1 << 10)
 #define H5_OP(c) ((c) & 0xff)
 
 /* hid_t: the identifier's type is in the bits above H5I_ID_BITS (HDF5
@@ -42,6 +52,20 @@ enum h5_op {
 #define H5I_TYPE_MASK 0x7f
 #define H5I_GROUP 2
 #define H5I_DATASET 5
+
+/* Darshan keeps the chunk shape of five dimensions, D1 the last one. */
+#define H5D_MAX_DIMS 5
+#define H5S_MAX_RANK 32
+#define H5D_CHUNKED 2
+#define H5P_DEFAULT 0
+
+/* What the application said of a dataspace (Screate_simple) or a dataset
+ * creation property list (Pcreate, Pcopy, Pset_chunk, Pset_layout). */
+struct h5_shape {
+	__s64 ndims;
+	__s64 npoints;
+	__s64 chunk[H5D_MAX_DIMS];
+};
 
 enum h5_kind {
 	H5K_FILE = 1,
@@ -114,6 +138,7 @@ struct h5d_record {
 	__u64 last_io_type;
 	__u64 open_ns;
 	__u64 file_serial;
+	struct h5_shape shape;  /* from the create; -1 for opens */
 };
 
 #endif /* HDF5_LAYER_H */

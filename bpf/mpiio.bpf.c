@@ -25,16 +25,8 @@
 #include "darshan_timing.bpf.h"
 #include "darshan_tables.bpf.h"
 #include "romio_prefix.bpf.h"
+#include "uprobe_args.bpf.h"
 #include "mpiio_layer.h"
-
-/* libbpf 1.1 names the first five argument registers only. */
-#ifndef PT_REGS_PARM6
-#ifdef __TARGET_ARCH_x86
-#define PT_REGS_PARM6(x) (((struct pt_regs *)(x))->r9)
-#else
-#error "PT_REGS_PARM6 is needed for MPI_File_set_view's info"
-#endif
-#endif
 
 #define MAX_MPIIO_RECORDS_DEFAULT 4096
 #define MPI_SUCCESS 0

@@ -44,7 +44,8 @@ def btf_structs(obj: str) -> dict[str, tuple[int, dict[str, int]]]:
                                          ("stdio_record", L.stdio_record),
                                          ("mpiio_record", L.mpiio_record),
                                          ("h5f_record", L.h5f_record),
-                                         ("h5d_record", L.h5d_record)])
+                                         ("h5d_record", L.h5d_record),
+                                         ("h5_shape", L.h5_shape)])
 def test_dtype_matches_btf(obj: str, name: str, dtype: np.dtype) -> None:
     structs = btf_structs(obj)
     if name not in structs:

@@ -5,6 +5,7 @@ answer are -1."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -32,12 +33,19 @@ def h5_rw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def dataset(**known: int) -> dict[str, float]:
-    """An H5D record: the counters named, the others the calls show 0, the
-    rest not known (-1)."""
+def dataset(shape: tuple[int, ...] = (), chunk: tuple[int, ...] = (), **known: int
+            ) -> dict[str, float]:
+    """An H5D record: the counters named, the others the calls show 0; the
+    dataspace dims and chunk dims (slowest first) of a created dataset, not
+    known (-1) without `shape`; the rest not known."""
     out: dict[str, float] = {name: -1 for name in counter_names("H5D")}
     out.update({name: 0 for name in (*H5D_KNOWN, *RANK_COUNTERS)})
     out.update({f"H5D_{k.upper()}": v for k, v in known.items()})
+    if shape:
+        out["H5D_DATASPACE_NDIMS"] = len(shape)
+        out["H5D_DATASPACE_NPOINTS"] = math.prod(shape)
+        out.update({f"H5D_CHUNK_SIZE_D{d}": 0 for d in range(1, 6)})
+        out.update({f"H5D_CHUNK_SIZE_D{d}": n for d, n in enumerate(reversed(chunk), 1)})
     return out
 
 
@@ -65,12 +73,15 @@ def test_hdf5_c_program(h5_rw: Path, tmp_path: Path) -> None:
     sets = module_records(log, "H5D")
     # Darshan's names: file, ':', the location's path, the name as given
     # (so "inner" created in group /grp is "/grpinner")
-    assert set(sets) == {(0, f"{h5}:/ints"), (0, f"{h5}:/grpinner"), (0, f"{h5}://grp/inner")}
+    assert set(sets) == {(0, f"{h5}:/ints"), (0, f"{h5}:/chunked"), (0, f"{h5}:/grpinner"),
+                         (0, f"{h5}://grp/inner")}
     # created, written twice, flushed, read; reopened with H5Dopen1, read
     assert_counters(sets[(0, f"{h5}:/ints")], dataset(
-        opens=2, reads=2, writes=2, flushes=1, rw_switches=1, use_deprecated=1))
-    assert_counters(sets[(0, f"{h5}:/grpinner")], dataset(opens=1, writes=1))
-    # H5Oopen of a dataset is a dataset open, H5Oclose its close
+        (64,), opens=2, reads=2, writes=2, flushes=1, rw_switches=1, use_deprecated=1))
+    assert_counters(sets[(0, f"{h5}:/chunked")], dataset((10, 20), (5, 4), opens=1, writes=1))
+    assert_counters(sets[(0, f"{h5}:/grpinner")], dataset((64,), opens=1, writes=1))
+    # H5Oopen of a dataset is a dataset open (its shape unknown), H5Oclose
+    # its close
     assert_counters(sets[(0, f"{h5}://grp/inner")], dataset(opens=1, reads=1))
     for row in sets.values():
         assert row["H5D_F_CLOSE_END_TIMESTAMP"] >= row["H5D_F_OPEN_END_TIMESTAMP"] > 0
@@ -87,8 +98,9 @@ def test_h5py_bundled_library(tmp_path: Path) -> None:
     sets = module_records(log, "H5D")
     assert set(sets) == {(0, f"{h5}:/x"), (0, f"{h5}:/gy"), (0, f"{h5}:/g/y")}
     # created with data; opened (H5Oopen) for a slice write; reopened and read
-    assert_counters(sets[(0, f"{h5}:/x")], dataset(opens=3, writes=2, reads=1, rw_switches=1))
-    assert_counters(sets[(0, f"{h5}:/gy")], dataset(opens=1, writes=1))
+    assert_counters(sets[(0, f"{h5}:/x")], dataset((100,), opens=3, writes=2, reads=1,
+                                                  rw_switches=1))
+    assert_counters(sets[(0, f"{h5}:/gy")], dataset((8,), opens=1, writes=1))
     assert_counters(sets[(0, f"{h5}:/g/y")], dataset(opens=1, reads=1))
     # h5py closes by dropping references (H5Idec_ref): no close is seen, as
     # with Darshan

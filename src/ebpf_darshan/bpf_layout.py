@@ -141,9 +141,12 @@ mpiio_record = np.dtype([
 
 # bpf/hdf5_layer.h
 (H5_FILE_CREATE, H5_FILE_OPEN, H5_FILE_FLUSH, H5_FILE_CLOSE, H5_GROUP_OPEN, H5_DSET_OPEN,
- H5_OBJECT_OPEN, H5_DSET_READ, H5_DSET_WRITE, H5_DSET_FLUSH, H5_OBJECT_CLOSE) = range(1, 12)
+ H5_OBJECT_OPEN, H5_DSET_READ, H5_DSET_WRITE, H5_DSET_FLUSH, H5_OBJECT_CLOSE, H5_SPACE_CREATE,
+ H5_PLIST_CREATE, H5_PLIST_COPY, H5_SET_CHUNK, H5_SET_LAYOUT, H5_ID_RELEASE) = range(1, 18)
 H5_DEPRECATED = 1 << 8
 H5_PARALLEL_LIB = 1 << 9
+H5_CREATE = 1 << 10
+H5D_MAX_DIMS = 5
 H5F_DEV, H5G_DEV, H5D_DEV = 0xFFFFFFFC, 0xFFFFFFFB, 0xFFFFFFFA
 H5_LOC_SHIFT = 32
 H5_SERIAL_MASK = 0xFFFFFFFF
@@ -156,6 +159,12 @@ h5f_record = np.dtype([
     ("times", "<i8", (H5F_NUM_TIMES,)),
     ("last_meta_end", "<u8"),
     ("open_ns", "<u8"),
+])
+
+h5_shape = np.dtype([
+    ("ndims", "<i8"),
+    ("npoints", "<i8"),
+    ("chunk", "<i8", (H5D_MAX_DIMS,)),
 ])
 
 h5d_record = np.dtype([
@@ -175,4 +184,5 @@ h5d_record = np.dtype([
     ("last_io_type", "<u8"),
     ("open_ns", "<u8"),
     ("file_serial", "<u8"),
+    ("shape", h5_shape),
 ])

@@ -1,7 +1,7 @@
 """The HDF5 layer: uprobes on libhdf5's H5F/H5D functions (bpf/hdf5.bpf.c),
 written as Darshan's H5F and H5D modules.  Counters that only the library
-could answer (selection sizes, datatype sizes, dataspace and chunk shapes)
-are -1 (docs/counters.md)."""
+could answer (selection and datatype sizes; the shapes of datasets opened
+rather than created) are -1 (docs/counters.md)."""
 
 from __future__ import annotations
 
@@ -33,14 +33,17 @@ NOT_KNOWN = -1
 NAME_MAX = 255
 # A function only parallel builds define.
 PARALLEL_MARKER = "H5Pset_fapl_mpio"
-# H5D counters the calls show; every other one (except the rank counters of
-# shared records) needs the library's answers.
+# H5D counters the calls show, summed over opens; the shape counters the
+# creating call shows; every other one (except the rank counters of shared
+# records) needs the library's answers.
 H5D_KNOWN = {"H5D_OPENS": "opens", "H5D_READS": "reads", "H5D_WRITES": "writes",
              "H5D_FLUSHES": "flushes", "H5D_RW_SWITCHES": "rw_switches",
              "H5D_USE_DEPRECATED": "use_deprecated",
              "H5D_USE_MPIIO_COLLECTIVE": "use_mpiio_collective"}
+H5D_SHAPE = ([CD["H5D_DATASPACE_NDIMS"], CD["H5D_DATASPACE_NPOINTS"]]
+             + [CD[f"H5D_CHUNK_SIZE_D{d}"] for d in range(1, L.H5D_MAX_DIMS + 1)])
 H5D_UNKNOWN = [i for name, i in CD.items()
-               if name not in H5D_KNOWN and "_RANK" not in name]
+               if name not in H5D_KNOWN and "_RANK" not in name and i not in H5D_SHAPE]
 # enum h5f_time
 H5F_STARTS, H5F_ENDS, H5F_META = [0, 1], [2, 3], 4
 
@@ -53,12 +56,16 @@ PROBES: tuple[Probe, ...] = (
     _probes(L.H5_FILE_CREATE, "H5Fcreate") + _probes(L.H5_FILE_OPEN, "H5Fopen")
     + _probes(L.H5_FILE_FLUSH, "H5Fflush") + _probes(L.H5_FILE_CLOSE, "H5Fclose")
     + _probes(L.H5_GROUP_OPEN, "H5Gcreate2", "H5Gopen2", "H5Gcreate1", "H5Gopen1")
-    + _probes(L.H5_DSET_OPEN, "H5Dcreate2", "H5Dopen2")
-    + _probes(L.H5_DSET_OPEN | L.H5_DEPRECATED, "H5Dcreate1", "H5Dopen1")
+    + _probes(L.H5_DSET_OPEN, "H5Dopen2") + _probes(L.H5_DSET_OPEN | L.H5_CREATE, "H5Dcreate2")
+    + _probes(L.H5_DSET_OPEN | L.H5_DEPRECATED, "H5Dopen1")
+    + _probes(L.H5_DSET_OPEN | L.H5_DEPRECATED | L.H5_CREATE, "H5Dcreate1")
     + _probes(L.H5_OBJECT_OPEN, "H5Oopen")
     + _probes(L.H5_DSET_READ, "H5Dread") + _probes(L.H5_DSET_WRITE, "H5Dwrite")
     + _probes(L.H5_DSET_FLUSH, "H5Dflush")
-    + _probes(L.H5_OBJECT_CLOSE, "H5Dclose", "H5Gclose", "H5Oclose")
+    + _probes(L.H5_OBJECT_CLOSE, "H5Dclose", "H5Gclose", "H5Oclose", "H5Sclose", "H5Pclose")
+    + _probes(L.H5_SPACE_CREATE, "H5Screate_simple") + _probes(L.H5_PLIST_CREATE, "H5Pcreate")
+    + _probes(L.H5_PLIST_COPY, "H5Pcopy") + _probes(L.H5_SET_CHUNK, "H5Pset_chunk")
+    + _probes(L.H5_SET_LAYOUT, "H5Pset_layout") + _probes(L.H5_ID_RELEASE, "H5Idec_ref")
 )
 
 
@@ -207,5 +214,9 @@ def _h5d_row(values: np.ndarray, start_ktime: int) -> np.void:
     row["counters"][CD["H5D_RW_SWITCHES"]] += open_merge.switches_between(values)
     for counter in ("H5D_USE_DEPRECATED", "H5D_USE_MPIIO_COLLECTIVE"):
         row["counters"][CD[counter]] = values[H5D_KNOWN[counter]][-1]  # the latest open's
+    shapes = np.column_stack([values["shape"]["ndims"], values["shape"]["npoints"],
+                              values["shape"]["chunk"]])
+    known = shapes[:, 0] != NOT_KNOWN  # the records of creates
+    row["counters"][H5D_SHAPE] = shapes[known][0] if known.any() else NOT_KNOWN
     row["fcounters"][:L.T_NUM_TIMES] = kernel_times(open_merge.merged_times(values), start_ktime)
     return row
