@@ -37,11 +37,15 @@ def btf_structs(obj: str) -> dict[str, tuple[int, dict[str, int]]]:
 
 
 @pytest.mark.parametrize("obj", ["posix.bpf.o", "posix_compat.bpf.o", "lifecycle.bpf.o",
-                                 "stdio.bpf.o"])
+                                 "stdio.bpf.o", "mpiio.bpf.o", "hdf5.bpf.o"])
 @pytest.mark.parametrize("name, dtype", [("file_key", L.file_key), ("task_state", L.task_state),
                                          ("event", L.event), ("posix_record", L.posix_record),
                                          ("value_slot", L.value_slot),
-                                         ("stdio_record", L.stdio_record)])
+                                         ("stdio_record", L.stdio_record),
+                                         ("mpiio_record", L.mpiio_record),
+                                         ("h5f_record", L.h5f_record),
+                                         ("h5d_record", L.h5d_record),
+                                         ("h5_shape", L.h5_shape)])
 def test_dtype_matches_btf(obj: str, name: str, dtype: np.dtype) -> None:
     structs = btf_structs(obj)
     if name not in structs:
