@@ -4,10 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
 	libc6-dev python3-venv python3-dev \
-	openmpi-bin libopenmpi-dev libhdf5-dev liburing-dev
+	openmpi-bin libopenmpi-dev mpich libmpich-dev libhdf5-dev liburing-dev
 # One file per package group: if any is missing, the packages are installed.
 APT_PROBES := /usr/bin/clang /usr/sbin/bpftool /usr/include/bpf/libbpf.h /usr/include/gelf.h \
-	/usr/bin/mpicc /usr/include/hdf5/serial/hdf5.h /usr/include/liburing.h
+	/usr/bin/mpicc /usr/bin/mpicc.mpich /usr/include/hdf5/serial/hdf5.h /usr/include/liburing.h
 INSTALLED := $(VENV)/.installed
 SOURCES := $(wildcard bpf/*.c bpf/*.h csrc/*.c csrc/*.h csrc/*.py src/ebpf_darshan/*.py \
 	src/ebpf_darshan/*/*.py) setup.py

@@ -9,6 +9,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import darshan
 import pytest
 from darshan.backend.cffi_backend import counter_names
 
@@ -109,6 +110,33 @@ def test_mpiio_romio_prefix_stripped(mpi_bins: Path, tmp_path: Path) -> None:
                   stdout=subprocess.PIPE)
     check_ranks(module_records(log, "MPI-IO"), tmp_path, 2,
                 [int(x) for x in done.stdout.split()])
+
+
+def test_mpich_predefined_sizes(tmp_path: Path) -> None:
+    """MPICH's handles are ints that encode a predefined type's size; its
+    derived types are not readable from outside and are counted as 0 bytes,
+    said in the metadata and by the partial flag."""
+    binary = tmp_path / "mpiio_rw_mpich"
+    subprocess.run(["mpicc.mpich", "-O1", "-o", str(binary), str(WORKLOADS / "mpiio_rw.c")],
+                   check=True)
+    log = tmp_path / "mpich.darshan"
+    done = record(log, ["mpirun.mpich", "-np", "2", str(binary), str(tmp_path)],
+                  stdout=subprocess.PIPE)
+    modes = [int(x) for x in done.stdout.split()]
+    records = module_records(log, "MPI-IO")
+    shared = [row for (_, name), row in records.items() if name == str(tmp_path / "shared.dat")]
+    assert len(shared) == 2
+    for row in shared:
+        assert_counters(row, {"MPIIO_COLL_OPENS": 1, "MPIIO_INDEP_WRITES": 4,
+                              "MPIIO_BYTES_WRITTEN": 12756 - 3 * 32,  # the derived-type write
+                              "MPIIO_BYTES_READ": 8332, "MPIIO_MODE": modes[0]})
+    for rank in range(2):
+        (row,) = [r for (_, name), r in records.items()
+                  if name == str(tmp_path / f"rank{rank}.dat")]
+        assert_counters(row, RANK_FILE | {"MPIIO_MODE": modes[1]})
+    report = darshan.DarshanReport(str(log))
+    assert report.metadata["job"]["metadata"]["mpiio_unknown_datatype_sizes"] == "2"
+    assert report.modules["MPI-IO"]["partial_flag"] is True
 
 
 def test_no_mpiio(mpi_bins: Path, tmp_path: Path) -> None:

@@ -127,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         raise CliError(f"cannot write the log {path}: {e.strerror or e}")
     if log.partial_flag:
-        print(f"ebpf-darshan: {path}: some data was lost (see the log's metadata); "
-              "raise --max-records or --event-buffer-mb", file=sys.stderr)
+        print(f"ebpf-darshan: {path}: the log is partial; its metadata lines say what is "
+              "missing (lost_* lines: raise --max-records or --event-buffer-mb)",
+              file=sys.stderr)
     return command.exit_code
