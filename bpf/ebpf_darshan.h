@@ -168,6 +168,18 @@ struct event {
 
 #define EVENT_MAX_LEN (sizeof(struct event) + PATH_BUF_LEN + WALK_BUF_LEN)
 
+/* parent_proc of an EV_FORK for a process traced on its own account (the
+ * daemon's uid rule), not because a traced parent started it. */
+#define PROC_NONE 0xffffffffU
+
+/* Follows the header of every EV_FORK: what a node-wide recorder needs to
+ * put the new process in a job, read while the process surely exists. */
+struct proc_origin {
+	__u64 cgroup_id;      /* its cgroup (v2): a batch job's cgroup holds all its steps */
+	__u32 uid;
+	__u32 parent_leads_session;  /* the parent is its session's leader (a login shell) */
+};
+
 /* What Darshan has no counter for, totalled over the recording (one u64
  * slot each in the `extras` array), reported as log metadata. */
 enum extra_slot {

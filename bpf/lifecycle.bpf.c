@@ -27,34 +27,79 @@ static __always_inline void fill_task(struct event *e, __u32 kind, __u32 proc,
 	e->end_ns = e->start_ns;
 }
 
+/* Set by a node-wide recorder (the daemon): a new process of a user with
+ * at least this uid is traced from its fork or exec even when nothing
+ * traced started it.  0 (the default) leaves the choice to user space.  */
+const volatile __u32 trace_uid_min = 0;
+
+static __always_inline bool leads_session(struct task_struct *task)
+{
+	return task->signal->pids[PIDTYPE_SID] == task->group_leader->thread_pid;
+}
+
+static __always_inline bool traced_by_uid(struct task_struct *task)
+{
+	return trace_uid_min && task->real_cred->uid.val >= trace_uid_min;
+}
+
+/* EV_FORK with the facts a daemon groups processes into jobs by. */
+static __always_inline void emit_fork(__u32 proc, __u32 parent_proc, struct task_struct *task,
+				      struct task_struct *parent)
+{
+	struct event *e = scratch_event();
+	struct proc_origin *o;
+
+	if (!e)
+		return;
+	fill_task(e, EV_FORK, proc, task);
+	e->parent_proc = parent_proc;
+	o = (struct proc_origin *)(e + 1);
+	o->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	o->uid = task->real_cred->uid.val;
+	o->parent_leads_session = parent && leads_session(parent);
+	emit_event(e, sizeof(*e) + sizeof(*o));
+}
+
+/* Start tracing task as a new traced process. */
+static __always_inline struct task_state *new_traced_process(struct task_struct *task,
+							     __u32 parent_proc,
+							     struct task_struct *parent)
+{
+	struct task_state *st = bpf_task_storage_get(&task_states, task, 0,
+						     BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!st) {
+		health_inc(H_PROCS_DROPPED);
+		return 0;
+	}
+	st->proc = __sync_fetch_and_add(&next_proc, 1);
+	emit_fork(st->proc, parent_proc, task, parent);
+	return st;
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
 	struct task_state *pst = traced_task(parent);
 	struct task_state *cst;
-	struct event *e;
-	bool new_process;
+	bool new_process = BPF_CORE_READ(child, pid) == BPF_CORE_READ(child, tgid);
 
-	if (!pst)
+	if (!pst) {
+		/* A lone thread of an untraced process is not traced. */
+		if (new_process && traced_by_uid(child))
+			new_traced_process(child, PROC_NONE, parent);
 		return 0;
-	cst = bpf_task_storage_get(&task_states, child, 0,
-				   BPF_LOCAL_STORAGE_GET_F_CREATE);
+	}
+	if (new_process) {
+		new_traced_process(child, pst->proc, parent);
+		return 0;
+	}
+	cst = bpf_task_storage_get(&task_states, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!cst) {
 		health_inc(H_PROCS_DROPPED);
 		return 0;
 	}
-	new_process = BPF_CORE_READ(child, pid) == BPF_CORE_READ(child, tgid);
-	if (!new_process) {
-		cst->proc = pst->proc;
-		return 0;
-	}
-	cst->proc = __sync_fetch_and_add(&next_proc, 1);
-	e = scratch_event();
-	if (!e)
-		return 0;
-	fill_task(e, EV_FORK, cst->proc, child);
-	e->parent_proc = pst->proc;
-	emit_event(e, sizeof(*e));
+	cst->proc = pst->proc;
 	return 0;
 }
 
@@ -66,6 +111,11 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid,
 	struct event *e;
 	long n;
 
+	/* A process that became a traced user's by setuid and exec (a login
+	 * shell, a batch job's first step) starts its own tracing here; exec
+	 * has left it a single thread. */
+	if (!st && traced_by_uid(task))
+		st = new_traced_process(task, PROC_NONE, 0);
 	if (!st)
 		return 0;
 	e = scratch_event();

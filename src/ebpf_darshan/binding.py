@@ -89,6 +89,16 @@ def map_lookup(fd: int, key: np.ndarray, value_dtype: np.dtype, flags: int = 0) 
     return value
 
 
+def map_delete(fd: int, keys: np.ndarray) -> None:
+    """Delete every key of the array from a hash map."""
+    _check(lib.edb_map_delete_batch(fd, ffi.from_buffer(keys), len(keys)))
+
+
+def queue_push(fd: int, values: np.ndarray) -> None:
+    """Push every value of the array onto a queue map."""
+    _check(lib.edb_queue_push(fd, ffi.from_buffer(values), values.dtype.itemsize, len(values)))
+
+
 def map_dump(fd: int, key_dtype: np.dtype, value_dtype: np.dtype, capacity: int
              ) -> tuple[np.ndarray, np.ndarray]:
     """All entries of a hash map, read in batches into numpy arrays."""

@@ -29,6 +29,11 @@ EXTRA_KEYS = ("extra_sendfile_calls", "extra_copy_file_range_calls", "extra_spli
 H_RECORDS_DROPPED, H_EVENTS_DROPPED, H_PROCS_DROPPED, H_CALLS_BUSY = 0, 1, 2, 3
 H_NUM_SLOTS = 4
 
+# parent_proc of a process traced on its own account (the daemon's uid rule)
+PROC_NONE = 0xFFFFFFFF
+
+proc_origin = np.dtype([("cgroup_id", "<u8"), ("uid", "<u4"), ("parent_leads_session", "<u4")])
+
 file_key = np.dtype([("proc", "<u4"), ("dev", "<u4"), ("ino", "<u8")])
 
 value_slot = np.dtype([("value", "<i8"), ("count", "<i8")])

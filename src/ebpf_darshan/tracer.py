@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import bpf_layout as L
-from .binding import BpfError, BpfObject, EventStream, MappedArray, map_dump, map_lookup, \
-    map_update, task_key
+from .binding import BpfError, BpfObject, EventStream, MappedArray, map_delete, map_dump, \
+    map_lookup, map_update, queue_push, task_key
 
 SHARED_MAPS = ("task_states", "events", "health")
 # Direct struct file reads need Linux 6.2 (bpf_rdonly_cast); older kernels
@@ -29,6 +29,9 @@ class TracerOptions:
     max_records: int = DEFAULT_MAX_RECORDS
     event_buffer_mb: int = DEFAULT_EVENT_BUFFER_MB
     mem_alignment: int = 8
+    # A node-wide recorder traces every new process of a uid at least this
+    # (lifecycle.bpf.c); 0: only what trace_process() names.
+    trace_uid_min: int = 0
 
 
 def _array_values(fd: int, n: int) -> np.ndarray:
@@ -52,6 +55,7 @@ class Tracer:
         try:
             lifecycle = self._open("lifecycle.bpf.o")
             lifecycle.resize_map("events", options.event_buffer_mb * 1024 * 1024)
+            lifecycle.set_const("trace_uid_min", np.uint32(options.trace_uid_min))
             lifecycle.load()
             posix = self._load_posix(lifecycle)
             for obj in self._objects:
@@ -59,6 +63,7 @@ class Tracer:
             self._records = MappedArray(posix.map_fd("records"), L.posix_record,
                                         options.max_records)
             self._index_fd = posix.map_fd("record_index")
+            self._free_fd = posix.map_fd("free_slots")
             self._tasks_fd = lifecycle.map_fd("task_states")
             self._health_fd = lifecycle.map_fd("health")
             self._extras_fd = posix.map_fd("extras")
@@ -78,6 +83,7 @@ class Tracer:
                 posix.share_map(name, lifecycle)
             posix.resize_map("records", self.options.max_records)
             posix.resize_map("record_index", self.options.max_records)
+            posix.resize_map("free_slots", self.options.max_records)
             posix.set_const("mem_alignment", np.int64(self.options.mem_alignment))
             for prog in OPTIONAL_PROGRAMS:
                 posix.set_autoload(prog, optional)
@@ -125,6 +131,29 @@ class Tracer:
                                self.options.max_records)
         assert self._records is not None
         return keys, self._records.array[slots]
+
+    def take_records(self, procs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The records of ended processes, taken out of the maps: their index
+        entries are deleted and their slots zeroed and given back for new
+        records.  Only for processes with no thread left, so that nothing
+        touches these slots any more (a thread's cached last slot dies with
+        it)."""
+        keys, slots = map_dump(self._index_fd, L.file_key, np.dtype(np.uint32),
+                               self.options.max_records)
+        mine = np.isin(keys["proc"], procs)
+        keys, slots = keys[mine], slots[mine]
+        assert self._records is not None
+        values = self._records.array[slots]
+        map_delete(self._index_fd, keys)
+        self._records.array[slots] = np.zeros(1, dtype=L.posix_record)
+        queue_push(self._free_fd, slots)
+        return keys, values
+
+    def record_count(self) -> int:
+        """Records in use: the fill of the maps."""
+        keys, _ = map_dump(self._index_fd, L.file_key, np.dtype(np.uint32),
+                           self.options.max_records)
+        return len(keys)
 
     def health(self) -> np.ndarray:
         return _array_values(self._health_fd, L.H_NUM_SLOTS)

@@ -6,10 +6,10 @@ import argparse
 import sys
 
 from .. import __version__
-from . import parse, record
+from . import daemon, parse, query, record, top
 from .errors import CliError
 
-VERBS = {"record": record, "parse": parse}
+VERBS = {"record": record, "parse": parse, "daemon": daemon, "query": query, "top": top}
 
 
 class _Parser(argparse.ArgumentParser):

@@ -8,18 +8,15 @@ import os
 import sys
 from pathlib import Path
 
-from ..binding import BpfError
 from ..darshan import write_log
 from ..job import default_log_name, invoking_user, job_id
 from ..launch import HeldCommand
 from ..log_builder import JobFacts, build_log
 from ..mounts import merge_tables, mount_table
-from ..names import PathFilter
 from ..recorder import Recording, run as run_recording
-from ..tracer import DEFAULT_EVENT_BUFFER_MB, DEFAULT_MAX_RECORDS, Tracer, TracerOptions
 from .errors import CliError
-
-BTF_PATH = "/sys/kernel/btf/vmlinux"
+from .tracer_args import add_tracer_options, check_system, path_filter_of, start_tracer, \
+    tracer_options
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -28,15 +25,7 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
     out.add_argument("-o", "--output", help="log file to write")
     out.add_argument("--log-dir", help="directory for a log named the way Darshan names them "
                      "(default: the current directory)")
-    p.add_argument("--include", action="append", default=[], metavar="PREFIX",
-                   help="record paths under PREFIX even if excluded by default")
-    p.add_argument("--exclude", action="append", default=[], metavar="PREFIX",
-                   help="do not record paths under PREFIX")
-    p.add_argument("--max-records", type=int, default=DEFAULT_MAX_RECORDS, metavar="N",
-                   help="kernel record slots, one per (process, file), 1.7 KiB each, "
-                   f"allocated up front (default {DEFAULT_MAX_RECORDS})")
-    p.add_argument("--event-buffer-mb", type=int, default=DEFAULT_EVENT_BUFFER_MB, metavar="MB",
-                   help=f"ring buffer for names and process events (default {DEFAULT_EVENT_BUFFER_MB})")
+    add_tracer_options(p)
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
 
 
@@ -49,45 +38,15 @@ def _output_dir(args: argparse.Namespace) -> Path:
     return directory
 
 
-def _check_system() -> None:
-    if os.geteuid() != 0:
-        raise CliError("record needs root (it loads BPF programs into the kernel); "
-                       "try: sudo ebpf-darshan record ...")
-    if not os.path.exists(BTF_PATH):
-        raise CliError(f"this kernel has no BTF ({BTF_PATH} is missing); "
-                       "ebpf-darshan needs CONFIG_DEBUG_INFO_BTF=y")
-
-
-def _power_of_two_mb(mb: int) -> int:
-    if mb < 1 or mb & (mb - 1):
-        raise CliError("--event-buffer-mb must be a power of two (1, 2, 4, ...)")
-    return mb
-
-
 def run(args: argparse.Namespace) -> int:
     argv = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not argv:
         raise CliError("no command to record (usage: ebpf-darshan record -o FILE -- CMD ...)", 2)
-    if args.max_records < 1:
-        raise CliError("--max-records must be at least 1")
-    options = TracerOptions(max_records=args.max_records,
-                            event_buffer_mb=_power_of_two_mb(args.event_buffer_mb))
-    path_filter = PathFilter()
-    for prefix in args.exclude:
-        path_filter.add_exclude(prefix)
-    for prefix in args.include:
-        path_filter.add_include(prefix)
-    _check_system()
+    options = tracer_options(args)
+    path_filter = path_filter_of(args)
+    check_system("record")
     out_dir = _output_dir(args)
-    try:
-        tracer = Tracer(options)
-    except BpfError as e:
-        if os.environ.get("EBPF_DARSHAN_DEBUG"):
-            print(e.log, file=sys.stderr)
-        raise CliError(f"cannot start BPF tracing: {e}")
-    if not tracer.optional_programs:
-        print("ebpf-darshan: this kernel's io_uring or page-cache tracepoints are missing or "
-              "unfamiliar: io_uring requests and mmap bytes are not counted", file=sys.stderr)
+    tracer = start_tracer(options)
     recording = Recording(path_filter)
     try:
         command = HeldCommand.start(argv)
