@@ -21,6 +21,7 @@ DEFAULT_EVENT_BUFFER_MB = 16
 # Users' uids start here on Debian and most distributions (login.defs UID_MIN).
 DEFAULT_MIN_UID = 1000
 DEFAULT_METRICS_JOBS = 100
+DEFAULT_JOB_RECORDS = NodeOptions.max_kept_records
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -30,6 +31,9 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
                    help=f"trace processes of users with at least this uid (default "
                    f"{DEFAULT_MIN_UID}; root is never traced)")
     add_tracer_options(p, DEFAULT_EVENT_BUFFER_MB)
+    p.add_argument("--max-job-records", type=int, default=DEFAULT_JOB_RECORDS, metavar="N",
+                   help="records of ended processes kept for running jobs, all jobs together "
+                   f"(1.7 KiB each; default {DEFAULT_JOB_RECORDS})")
     p.add_argument("--obfuscate-paths", action="store_true",
                    help="replace file names and commands by their hashes in logs, "
                    "query answers and metrics")
@@ -58,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     check_system("daemon")
     tracer = start_tracer(options)
     node = NodeRecorder(tracer, path_filter, NodeOptions(
-        log_dir, obfuscate=args.obfuscate_paths, max_kept_records=args.max_records))
+        log_dir, obfuscate=args.obfuscate_paths, max_kept_records=args.max_job_records))
     stopping = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: stopping.append(signum))

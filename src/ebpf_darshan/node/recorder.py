@@ -4,10 +4,11 @@ processes taken out of the kernel maps, one log per job when it ends.
 Memory is bounded.  The kernel maps are fixed at --max-records slots: the
 records of a process are taken out and their slots given back as soon as
 it has ended.  User space keeps, per running job, the taken records of
-its ended processes (1.7 KiB each) and the names of its files, and frees
-them when the job's log is written; all jobs together keep at most
---max-records taken records, and records beyond that are counted as lost
-in their job's log (marked partial).
+its ended processes (1.7 KiB each; records of excluded files are dropped)
+and the names of its files, and frees them when the job's log is
+written; all jobs together keep at most --max-job-records taken records
+(110 MiB for the default 65536), and records beyond that are counted as
+lost in their job's log (marked partial).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ UNKNOWN_EXE = "unknown"
 class NodeOptions:
     log_dir: Path
     obfuscate: bool = False
-    max_kept_records: int = 16384
+    max_kept_records: int = 65536
 
 
 @dataclass
@@ -126,6 +127,8 @@ class NodeRecorder:
     def _take(self, procs: set[int]) -> None:
         """Move the ended processes' records from the kernel to their jobs."""
         keys, values = self.tracer.take_records(np.array(sorted(procs), dtype=np.uint32))
+        counted = (values["flags"] & L.RECORD_EXCLUDED) == 0
+        keys, values = keys[counted], values[counted]
         kept = sum(j.kept_count for j in self.jobs.running.values())
         for proc in np.unique(keys["proc"]).tolist():
             job = self.jobs.of(proc)
