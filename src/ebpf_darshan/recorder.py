@@ -11,6 +11,7 @@ import numpy as np
 from . import bpf_layout as L
 from .launch import HeldCommand
 from .names import PathFilter, join_walk, printable, record_name
+from .ranks import parse_environ
 from .tracer import Tracer
 
 POLL_MS = 100
@@ -20,9 +21,11 @@ EVENT_HEADER = L.event.itemsize
 @dataclass
 class Process:
     pid: int
-    parent: int | None
+    parent: int | None  # None: launched by us, found running, or entered the scope
     exe: str = ""
     ended_ns: int = 0
+    # The rank and job variables of its environment (ranks.py); None until known.
+    environ: dict[str, str] | None = None
 
 
 @dataclass
@@ -47,6 +50,7 @@ class Recording:
     renames: list[Rename] = field(default_factory=list)
     lost_files: list[str] = field(default_factory=list)
     excluded_drops: int = 0
+    env_truncated: int = 0  # execs whose environment was longer than the kernel copies
     _pending_src: dict[int, tuple[int, str]] = field(default_factory=dict)
 
     def handle(self, raw: bytes, tracer: Tracer) -> None:
@@ -77,10 +81,15 @@ class Recording:
                 self.renames.append(Rename(proc, src[1], printable(record_name(path, walk)),
                                            int(ev["start_ns"]), int(ev["end_ns"])))
         elif kind == L.EV_FORK:
-            self.procs[proc] = Process(int(ev["pid"]), int(ev["parent_proc"]))
+            parent = int(ev["parent_proc"])
+            known = self.procs.get(parent)
+            self.procs[proc] = Process(int(ev["pid"]), None if parent == L.NO_PARENT else parent,
+                                       environ=known.environ if known else None)
         elif kind == L.EV_EXEC:
             if proc in self.procs:
                 self.procs[proc].exe = printable(path.decode(errors="surrogateescape"))
+                self.procs[proc].environ = parse_environ(walk)
+                self.env_truncated += int(ev["walk_truncated"])
         elif kind == L.EV_EXIT:
             if proc in self.procs:
                 self.procs[proc].ended_ns = int(ev["end_ns"])
@@ -88,6 +97,12 @@ class Recording:
     def drain(self, tracer: Tracer, timeout_ms: int) -> None:
         for raw in tracer.poll(timeout_ms):
             self.handle(raw, tracer)
+
+    def creation_order(self, procs: set[int]) -> list[int]:
+        """procs in the order they were created (as their events came);
+        processes whose fork event was lost last, by index."""
+        order = {p: i for i, p in enumerate(self.procs)}
+        return sorted(procs, key=lambda p: (order.get(p, len(order)), p))
 
 
 def run(tracer: Tracer, command: HeldCommand, recording: Recording, exe: str) -> None:

@@ -4,13 +4,13 @@ the first traced process, drain events, read the counters out."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import bpf_layout as L
-from .binding import BPF_F_LOCK, BpfError, BpfObject, EventStream, map_dump, map_lookup, \
-    map_update, task_key
+from .binding import BPF_ANY, BPF_F_LOCK, BPF_NOEXIST, BpfError, BpfObject, EventStream, \
+    map_dump, map_lookup, map_update, task_key
 
 SHARED_MAPS = ("task_states", "events", "health")
 # Direct struct file reads need Linux 6.2 (bpf_rdonly_cast); older kernels
@@ -25,6 +25,8 @@ class TracerOptions:
     max_records: int = DEFAULT_MAX_RECORDS
     event_buffer_mb: int = DEFAULT_EVENT_BUFFER_MB
     mem_alignment: int = 8
+    # lifecycle.bpf.c's `const volatile` settings, by name (a scope's)
+    lifecycle_consts: dict[str, np.generic | np.ndarray] = field(default_factory=dict)
 
 
 class Tracer:
@@ -37,6 +39,8 @@ class Tracer:
         try:
             lifecycle = self._open("lifecycle.bpf.o")
             lifecycle.resize_map("events", options.event_buffer_mb * 1024 * 1024)
+            for name, value in options.lifecycle_consts.items():
+                lifecycle.set_const(name, value)
             lifecycle.load()
             posix = self._load_posix(lifecycle)
             for obj in self._objects:
@@ -74,11 +78,26 @@ class Tracer:
 
     def trace_process(self, pid: int, proc: int) -> None:
         """Trace pid (and, from now on, everything it starts) as proc."""
+        self._set_task(task_key(pid), proc, BPF_ANY)
+
+    def trace_thread(self, tid: int, proc: int) -> bool:
+        """Trace one running thread as part of proc, unless it is traced
+        already; False if it is gone or was traced."""
+        try:
+            key = task_key(tid, thread=True)
+        except OSError:
+            return False
+        try:
+            self._set_task(key, proc, BPF_NOEXIST)
+        except BpfError:
+            return False
+        return True
+
+    def _set_task(self, key: np.ndarray, proc: int, flags: int) -> None:
         state = np.zeros(1, dtype=L.task_state)
         state["proc"] = proc
-        key = task_key(pid)
         try:
-            map_update(self._tasks_fd, key, state)
+            map_update(self._tasks_fd, key, state, flags)
         finally:
             os.close(int(key[0]))
 

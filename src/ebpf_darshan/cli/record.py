@@ -36,6 +36,9 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
                    help=f"kernel record slots, one per (process, file) (default {DEFAULT_MAX_RECORDS})")
     p.add_argument("--event-buffer-mb", type=int, default=DEFAULT_EVENT_BUFFER_MB, metavar="MB",
                    help=f"ring buffer for names and process events (default {DEFAULT_EVENT_BUFFER_MB})")
+    p.add_argument("--no-shared-reduction", action="store_true",
+                   help="keep every MPI rank's record of a file all ranks opened, instead of "
+                   "one rank -1 record")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
 
 
@@ -99,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         tracer.close()
     uid, gid, user = invoking_user()
     jobid = job_id(dict(os.environ), os.getpid())
-    log = build_log(recording, keys, values, health, JobFacts(uid, jobid, argv, mounts))
+    log = build_log(recording, keys, values, health, JobFacts(uid, jobid, argv, mounts,
+                                                                  not args.no_shared_reduction))
     path = Path(args.output) if args.output else out_dir / default_log_name(
         user, argv[0], jobid, command.pid, recording.start_epoch_ns)
     try:
