@@ -51,6 +51,9 @@ class Recording:
     lost_files: list[str] = field(default_factory=list)
     excluded_drops: int = 0
     env_truncated: int = 0  # execs whose environment was longer than the kernel copies
+    # (index, kernel time) of processes that entered a scope by themselves,
+    # for the scope to finish adopting (scope.py)
+    entered: list[tuple[int, int]] = field(default_factory=list)
     _pending_src: dict[int, tuple[int, str]] = field(default_factory=dict)
 
     def handle(self, raw: bytes, tracer: Tracer) -> None:
@@ -85,6 +88,8 @@ class Recording:
             known = self.procs.get(parent)
             self.procs[proc] = Process(int(ev["pid"]), None if parent == L.NO_PARENT else parent,
                                        environ=known.environ if known else None)
+            if parent == L.NO_PARENT:
+                self.entered.append((proc, int(ev["start_ns"])))
         elif kind == L.EV_EXEC:
             if proc in self.procs:
                 self.procs[proc].exe = printable(path.decode(errors="surrogateescape"))
