@@ -2,8 +2,10 @@
 /*
  * Process lifecycle: which tasks are traced.  A new task inherits tracing
  * from its parent at fork; a new process (not a thread) gets a fresh
- * traced-process index and a fork event.  Exec and process exit are
- * reported so user space can tell what ran and when it ended.
+ * traced-process index and a fork event.  Exec (with the environment, for
+ * MPI ranks) and process exit are reported so user space can tell what ran,
+ * as which rank, and when it ended.  A scoped recording also lets processes
+ * in by their cgroup or environment (scope.bpf.h).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -11,10 +13,31 @@
 #include <bpf/bpf_core_read.h>
 #include "ebpf_darshan.h"
 #include "shared_maps.bpf.h"
+#include "scope.bpf.h"
 
-/* Index of the next traced process; user space gives index 0 to the
- * command it launches. */
-__u32 next_proc = 1;
+/* Traced-process indices below proc_base are user space's to give: 0 to a
+ * launched command, 0.. to the processes a scoped recording finds running. */
+const volatile __u32 proc_base = 1;
+__u32 procs_numbered = 0;
+
+/* Exec events carry the environment, which does not fit the shared scratch. */
+#define EXEC_EVENT_LEN (sizeof(struct event) + PATH_BUF_LEN + ENV_COPY_MAX)
+
+struct exec_scratch {
+	char buf[EXEC_EVENT_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_scratch);
+} exec_space SEC(".maps");
+
+static __always_inline __u32 new_proc_index(void)
+{
+	return proc_base + __sync_fetch_and_add(&procs_numbered, 1);
+}
 
 static __always_inline void fill_task(struct event *e, __u32 kind, __u32 proc,
 				      struct task_struct *task)
@@ -60,7 +83,8 @@ static __always_inline void emit_fork(__u32 proc, __u32 parent_proc, struct task
 	emit_event(e, sizeof(*e) + sizeof(*o));
 }
 
-/* Start tracing task as a new traced process. */
+/* Start tracing task as a new traced process (a traced parent's child, or
+ * a process that enters by itself: parent_proc NO_PARENT). */
 static __always_inline struct task_state *new_traced_process(struct task_struct *task,
 							     __u32 parent_proc,
 							     struct task_struct *parent)
@@ -72,7 +96,7 @@ static __always_inline struct task_state *new_traced_process(struct task_struct 
 		health_inc(H_PROCS_DROPPED);
 		return 0;
 	}
-	st->proc = __sync_fetch_and_add(&next_proc, 1);
+	st->proc = new_proc_index();
 	emit_fork(st->proc, parent_proc, task, parent);
 	return st;
 }
@@ -87,7 +111,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	if (!pst) {
 		/* A lone thread of an untraced process is not traced. */
 		if (new_process && traced_by_uid(child))
-			new_traced_process(child, PROC_NONE, parent);
+			new_traced_process(child, NO_PARENT, parent);
 		return 0;
 	}
 	if (new_process) {
@@ -108,26 +132,67 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid,
 	     struct linux_binprm *bprm)
 {
 	struct task_state *st = traced_task(task);
+	struct exec_scratch *s;
 	struct event *e;
+	__u32 zero = 0;
+	__u64 env_start, env_len;
+	char *env;
 	long n;
 
-	/* A process that became a traced user's by setuid and exec (a login
-	 * shell, a batch job's first step) starts its own tracing here; exec
-	 * has left it a single thread. */
-	if (!st && traced_by_uid(task))
-		st = new_traced_process(task, PROC_NONE, 0);
-	if (!st)
+	/* Untraced processes that may start being traced here: a scope's
+	 * (record --cgroup/--jobid-env), and for the daemon any process that
+	 * became a traced user's by setuid and exec (a login shell, a batch
+	 * job's first step); exec has left it a single thread. */
+	if (!st && !scope_enters_at_exec() && !traced_by_uid(task))
 		return 0;
-	e = scratch_event();
-	if (!e)
+	s = bpf_map_lookup_elem(&exec_space, &zero);
+	if (!s)
 		return 0;
-	fill_task(e, EV_EXEC, st->proc, task);
-	n = bpf_probe_read_kernel_str((char *)(e + 1), PATH_BUF_LEN,
+	e = (struct event *)s->buf;
+	__builtin_memset(e, 0, sizeof(*e));
+	/* One byte short of PATH_BUF_LEN, so the length masks to itself. */
+	n = bpf_probe_read_kernel_str(s->buf + sizeof(*e), PATH_BUF_LEN - 1,
 				      BPF_CORE_READ(bprm, filename));
 	if (n < 0)
 		n = 0;
+	/* The new program's environment is on its fresh stack, already in
+	 * memory: execve copied it there before this tracepoint. */
+	env = s->buf + sizeof(*e) + (n & (PATH_BUF_LEN - 1));
+	env_start = BPF_CORE_READ(task, mm, env_start);
+	env_len = BPF_CORE_READ(task, mm, env_end) - env_start;
+	if (env_len > ENV_COPY_MAX) {
+		env_len = ENV_COPY_MAX;
+		e->walk_truncated = 1;
+	}
+	if (bpf_probe_read_user(env, env_len, (const void *)env_start))
+		env_len = 0;
+	if (!st) {
+		if (!traced_by_uid(task) && !task_cgroup_in_scope(task) &&
+		    !env_in_scope(env, env_len))
+			return 0;
+		st = new_traced_process(task, NO_PARENT, 0);
+		if (!st)
+			return 0;
+	}
+	fill_task(e, EV_EXEC, st->proc, task);
 	e->path_len = n;
-	emit_event(e, sizeof(*e) + n);
+	e->walk_len = env_len;
+	if (bpf_ringbuf_output(&events, e, sizeof(*e) + (n & (PATH_BUF_LEN - 1)) + env_len, 0))
+		health_inc(H_EVENTS_DROPPED);
+	return 0;
+}
+
+/* A process moved into the scope's cgroup (cgroup.procs written) joins it;
+ * user space then gives storage to its other threads. */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(on_cgroup_attach, struct cgroup *dst, const char *path,
+	     struct task_struct *task, bool threadgroup)
+{
+	if (!scope_cgroup_id || traced_task(task))
+		return 0;
+	if (!on_default_hierarchy(dst) || !cgroup_in_scope(dst))
+		return 0;
+	new_traced_process(task, NO_PARENT, 0);
 	return 0;
 }
 

@@ -16,6 +16,10 @@ from ._shim import ffi, lib
 
 # Map update flags from <linux/bpf.h>.
 BPF_ANY = 0
+BPF_NOEXIST = 1
+BPF_F_LOCK = 4
+# pidfd_open flag (Linux 6.9): a pidfd for one thread rather than a process.
+PIDFD_THREAD = os.O_EXCL
 
 
 class BpfError(RuntimeError):
@@ -151,6 +155,7 @@ class EventStream:
             self._ev = ffi.NULL
 
 
-def task_key(pid: int) -> np.ndarray:
-    """Key of a task-storage map: a pidfd for the task (caller closes it)."""
-    return np.array([os.pidfd_open(pid)], dtype=np.int32)
+def task_key(pid: int, thread: bool = False) -> np.ndarray:
+    """Key of a task-storage map: a pidfd for the process, or for the one
+    thread `pid` names (caller closes it)."""
+    return np.array([os.pidfd_open(pid, PIDFD_THREAD if thread else 0)], dtype=np.int32)

@@ -11,6 +11,9 @@ POSIX_NUM_COUNTERS = 69
 VALUE_TABLE_SLOTS = 32
 T_NUM_TIMES = 13
 RECORD_EXCLUDED = 1
+SCOPE_ENV_MAX = 128
+ENV_COPY_MAX = 16384
+NO_PARENT = 0xFFFFFFFF
 
 # enum posix_time: eight timestamps (T_OPEN_START..T_CLOSE_END), then
 # durations (T_READ_TIME..T_MAX_WRITE_TIME)
@@ -28,9 +31,6 @@ EXTRA_KEYS = ("extra_sendfile_calls", "extra_copy_file_range_calls", "extra_spli
 # enum health_slot
 H_RECORDS_DROPPED, H_EVENTS_DROPPED, H_PROCS_DROPPED, H_CALLS_BUSY = 0, 1, 2, 3
 H_NUM_SLOTS = 4
-
-# parent_proc of a process traced on its own account (the daemon's uid rule)
-PROC_NONE = 0xFFFFFFFF
 
 proc_origin = np.dtype([("cgroup_id", "<u8"), ("uid", "<u4"), ("parent_leads_session", "<u4")])
 

@@ -4,13 +4,13 @@ the first traced process, drain events, read the counters out."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import bpf_layout as L
-from .binding import BpfError, BpfObject, EventStream, MappedArray, map_delete, map_dump, \
-    map_lookup, map_update, queue_push, task_key
+from .binding import BPF_ANY, BPF_NOEXIST, BpfError, BpfObject, EventStream, \
+    MappedArray, map_delete, map_dump, map_lookup, map_update, queue_push, task_key
 
 SHARED_MAPS = ("task_states", "events", "health")
 # Direct struct file reads need Linux 6.2 (bpf_rdonly_cast); older kernels
@@ -29,9 +29,8 @@ class TracerOptions:
     max_records: int = DEFAULT_MAX_RECORDS
     event_buffer_mb: int = DEFAULT_EVENT_BUFFER_MB
     mem_alignment: int = 8
-    # A node-wide recorder traces every new process of a uid at least this
-    # (lifecycle.bpf.c); 0: only what trace_process() names.
-    trace_uid_min: int = 0
+    # lifecycle.bpf.c's `const volatile` settings, by name (a scope's)
+    lifecycle_consts: dict[str, np.generic | np.ndarray] = field(default_factory=dict)
 
 
 def _array_values(fd: int, n: int) -> np.ndarray:
@@ -55,7 +54,8 @@ class Tracer:
         try:
             lifecycle = self._open("lifecycle.bpf.o")
             lifecycle.resize_map("events", options.event_buffer_mb * 1024 * 1024)
-            lifecycle.set_const("trace_uid_min", np.uint32(options.trace_uid_min))
+            for name, value in options.lifecycle_consts.items():
+                lifecycle.set_const(name, value)
             lifecycle.load()
             posix = self._load_posix(lifecycle)
             for obj in self._objects:
@@ -106,11 +106,26 @@ class Tracer:
 
     def trace_process(self, pid: int, proc: int) -> None:
         """Trace pid (and, from now on, everything it starts) as proc."""
+        self._set_task(task_key(pid), proc, BPF_ANY)
+
+    def trace_thread(self, tid: int, proc: int) -> bool:
+        """Trace one running thread as part of proc, unless it is traced
+        already; False if it is gone or was traced."""
+        try:
+            key = task_key(tid, thread=True)
+        except OSError:
+            return False
+        try:
+            self._set_task(key, proc, BPF_NOEXIST)
+        except BpfError:
+            return False
+        return True
+
+    def _set_task(self, key: np.ndarray, proc: int, flags: int) -> None:
         state = np.zeros(1, dtype=L.task_state)
         state["proc"] = proc
-        key = task_key(pid)
         try:
-            map_update(self._tasks_fd, key, state)
+            map_update(self._tasks_fd, key, state, flags)
         finally:
             os.close(int(key[0]))
 

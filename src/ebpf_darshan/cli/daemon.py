@@ -8,6 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from ..node.query import DEFAULT_SOCKET, QueryServer
 from ..node.recorder import NodeOptions, NodeRecorder
 from ..node.snapshot import answer
@@ -57,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     log_dir = Path(args.log_dir)
     if not log_dir.is_dir():
         raise CliError(f"--log-dir {log_dir} is not a directory")
-    options = tracer_options(args, TracerOptions(trace_uid_min=args.min_uid))
+    options = tracer_options(args, TracerOptions(
+        lifecycle_consts={"trace_uid_min": np.uint32(args.min_uid)}))
     path_filter = path_filter_of(args)
     check_system("daemon")
     tracer = start_tracer(options)

@@ -1,11 +1,16 @@
 """`ebpf-darshan record -o job.darshan -- CMD...`: run CMD, count its I/O in
-the kernel, write a Darshan log, exit with CMD's status."""
+the kernel, write a Darshan log, exit with CMD's status.  With --pid,
+--cgroup or --jobid-env it records processes it did not launch (one node's
+share of a job) until they are gone, and exits 0."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
+import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..darshan import write_log
@@ -13,10 +18,22 @@ from ..job import default_log_name, invoking_user, job_id
 from ..launch import HeldCommand
 from ..log_builder import JobFacts, build_log
 from ..mounts import merge_tables, mount_table
-from ..recorder import Recording, run as run_recording
+from ..recorder import POLL_MS, Recording, run as run_recording
+from ..scope import CgroupScope, EnvScope, PidScope, Scope, ScopeError, record_scope
+from ..tracer import Tracer, TracerOptions
 from .errors import CliError
 from .tracer_args import add_tracer_options, check_system, path_filter_of, start_tracer, \
     tracer_options
+
+
+@dataclass
+class Launched:
+    """What the log needs to know about how the recording ran."""
+    argv: list[str]
+    mounts: list[tuple[str, str]]
+    pid: int
+    exit_code: int
+    metadata: dict[str, str]
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -26,6 +43,18 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
     out.add_argument("--log-dir", help="directory for a log named the way Darshan names them "
                      "(default: the current directory)")
     add_tracer_options(p)
+    p.add_argument("--no-shared-reduction", action="store_true",
+                   help="keep every MPI rank's record of a file all ranks opened, instead of "
+                   "one rank -1 record")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("--pid", type=int, metavar="PID",
+                       help="instead of CMD: record running process PID and its descendants")
+    scope.add_argument("--cgroup", metavar="PATH",
+                       help="instead of CMD: record the processes of a cgroup v2 directory "
+                       "(e.g. a Slurm job's), until it is empty")
+    scope.add_argument("--jobid-env", metavar="NAME=VALUE",
+                       help="instead of CMD: record processes with NAME=VALUE in their "
+                       "environment (e.g. SLURM_JOB_ID=1234)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
 
 
@@ -38,24 +67,57 @@ def _output_dir(args: argparse.Namespace) -> Path:
     return directory
 
 
+def _scope(args: argparse.Namespace) -> Scope | None:
+    try:
+        if args.pid is not None:
+            return PidScope(pid=args.pid)
+        if args.cgroup is not None:
+            return CgroupScope(path=Path(args.cgroup))
+        if args.jobid_env is not None:
+            return EnvScope(assignment=args.jobid_env)
+    except ScopeError as e:
+        raise CliError(str(e))
+    return None
+
+
+def _launch(tracer: Tracer, recording: Recording, argv: list[str]) -> Launched:
+    command = HeldCommand.start(argv)
+    try:
+        mounts = mount_table(command.pid)
+        run_recording(tracer, command, recording, argv[0])
+    except BaseException:
+        command.abandon()
+        raise
+    return Launched(argv, mounts, command.pid, command.exit_code, {})
+
+
+def _record_scope(tracer: Tracer, recording: Recording, scope: Scope) -> Launched:
+    stop: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, _frame: stop.append(signum))
+    record_scope(tracer, scope, recording, lambda: bool(stop), POLL_MS)
+    first = next((p for p in recording.procs.values() if p.exe), None)
+    argv = [first.exe] if first else [scope.describe()]
+    return Launched(argv, mount_table(os.getpid()), first.pid if first else os.getpid(), 0,
+                    {"node": socket.gethostname(), "scope": scope.describe()})
+
+
 def run(args: argparse.Namespace) -> int:
     argv = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not argv:
+    scope = _scope(args)
+    if scope is not None and argv:
+        raise CliError("give either a command or --pid/--cgroup/--jobid-env, not both", 2)
+    if scope is None and not argv:
         raise CliError("no command to record (usage: ebpf-darshan record -o FILE -- CMD ...)", 2)
-    options = tracer_options(args)
+    options = tracer_options(args, TracerOptions(
+        lifecycle_consts=scope.lifecycle_consts() if scope else {}))
     path_filter = path_filter_of(args)
     check_system("record")
     out_dir = _output_dir(args)
     tracer = start_tracer(options)
     recording = Recording(path_filter)
     try:
-        command = HeldCommand.start(argv)
-        try:
-            mounts = mount_table(command.pid)
-            run_recording(tracer, command, recording, argv[0])
-        except BaseException:
-            command.abandon()
-            raise
+        ran = _record_scope(tracer, recording, scope) if scope else _launch(tracer, recording, argv)
         keys, values = tracer.records()
         health = tracer.health()
         extras = tracer.extras()
@@ -63,11 +125,13 @@ def run(args: argparse.Namespace) -> int:
         tracer.close()
     uid, gid, user = invoking_user()
     jobid = job_id(dict(os.environ), os.getpid())
-    mounts = merge_tables(mounts, recording.namespaces.tables())
+    mounts = merge_tables(ran.mounts, recording.namespaces.tables())
     recording.namespaces.close()
-    log = build_log(recording, keys, values, health, JobFacts(uid, jobid, argv, mounts), extras)
+    log = build_log(recording, keys, values, health,
+                    JobFacts(uid, jobid, ran.argv, mounts, not args.no_shared_reduction,
+                             ran.metadata), extras)
     path = Path(args.output) if args.output else out_dir / default_log_name(
-        user, argv[0], jobid, command.pid, recording.start_epoch_ns)
+        user, ran.argv[0], log.job.jobid, ran.pid, recording.start_epoch_ns)
     try:
         write_log(path, log, mode=0o600)
         os.chown(path, uid, gid)
@@ -76,4 +140,4 @@ def run(args: argparse.Namespace) -> int:
     if log.partial_flag:
         print(f"ebpf-darshan: {path}: some data was lost (see the log's metadata); "
               "raise --max-records or --event-buffer-mb", file=sys.stderr)
-    return command.exit_code
+    return ran.exit_code
