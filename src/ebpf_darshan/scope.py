@@ -254,9 +254,12 @@ class EnvScope(Scope):
 
 
 def record_scope(tracer: Tracer, scope: Scope, recording: Recording,
-                 stopped: Callable[[], bool], poll_ms: int) -> None:
-    """Record the scope until it ends (or stopped() says so)."""
+                 stopped: Callable[[], bool], poll_ms: int,
+                 started: Callable[[], None] = lambda: None) -> None:
+    """Record the scope until it ends (or stopped() says so); started() is
+    called once what was running has been adopted."""
     scope.start(tracer, recording)
+    started()
     while not scope.ended(recording) and not stopped():
         recording.drain(tracer, poll_ms)
         scope.watch(tracer, recording)

@@ -6,10 +6,11 @@ import argparse
 import sys
 
 from .. import __version__
-from . import daemon, parse, query, record, top
+from . import attach, daemon, parse, query, record, top
 from .errors import CliError
 
-VERBS = {"record": record, "parse": parse, "daemon": daemon, "query": query, "top": top}
+VERBS = {"record": record, "parse": parse, "attach": attach, "daemon": daemon, "query": query,
+         "top": top}
 
 
 class _Parser(argparse.ArgumentParser):

@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,8 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
     scope.add_argument("--jobid-env", metavar="NAME=VALUE",
                        help="instead of CMD: record processes with NAME=VALUE in their "
                        "environment (e.g. SLURM_JOB_ID=1234)")
+    p.add_argument("--duration", type=float, metavar="S",
+                   help="with --pid/--cgroup/--jobid-env: stop after S seconds")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
 
 
@@ -91,11 +94,20 @@ def _launch(tracer: Tracer, recording: Recording, argv: list[str]) -> Launched:
     return Launched(argv, mounts, command.pid, command.exit_code, {})
 
 
-def _record_scope(tracer: Tracer, recording: Recording, scope: Scope) -> Launched:
+def _record_scope(tracer: Tracer, recording: Recording, scope: Scope,
+                  duration: float | None) -> Launched:
     stop: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda signum, _frame: stop.append(signum))
-    record_scope(tracer, scope, recording, lambda: bool(stop), POLL_MS)
+    deadline = time.monotonic() + duration if duration is not None else None
+
+    def stopped() -> bool:
+        return bool(stop) or (deadline is not None and time.monotonic() >= deadline)
+
+    def started() -> None:
+        print(f"ebpf-darshan: recording {scope.describe()}", file=sys.stderr, flush=True)
+
+    record_scope(tracer, scope, recording, stopped, POLL_MS, started)
     first = next((p for p in recording.procs.values() if p.exe), None)
     argv = [first.exe] if first else [scope.describe()]
     return Launched(argv, mount_table(os.getpid()), first.pid if first else os.getpid(), 0,
@@ -109,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("give either a command or --pid/--cgroup/--jobid-env, not both", 2)
     if scope is None and not argv:
         raise CliError("no command to record (usage: ebpf-darshan record -o FILE -- CMD ...)", 2)
+    if args.duration is not None and (scope is None or args.duration <= 0):
+        raise CliError("--duration needs --pid, --cgroup or --jobid-env, and a positive time", 2)
     options = tracer_options(args, TracerOptions(
         lifecycle_consts=scope.lifecycle_consts() if scope else {}))
     path_filter = path_filter_of(args)
@@ -117,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
     tracer = start_tracer(options)
     recording = Recording(path_filter)
     try:
-        ran = _record_scope(tracer, recording, scope) if scope else _launch(tracer, recording, argv)
+        ran = (_record_scope(tracer, recording, scope, args.duration) if scope
+               else _launch(tracer, recording, argv))
         keys, values = tracer.records()
         health = tracer.health()
         extras = tracer.extras()
