@@ -2,8 +2,10 @@
 
 Prints, for 1-byte writes and 4 KiB preads, ns/call untraced and under
 `ebpf-darshan record`, the overhead, and its ratio to the +246 ns/op that
-Darshan's LD_PRELOAD costs on these machines (../shared/DESIGN.md); then the
-tax a recording puts on an untraced process's syscalls.  Untraced and traced
+Darshan's LD_PRELOAD costs on these machines (../shared/DESIGN.md); the cost
+of the STDIO module per 1-byte fwrite/fread (recorded with and without
+--no-stdio); then the tax a recording puts on an untraced process's
+syscalls.  Untraced and traced
 runs alternate, and each figure is the best of RUNS: on a noisy shared
 machine the minimum is the stable estimate of what the code itself costs.
 """
@@ -18,6 +20,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CALLS = 200_000
+# stdio calls cost microseconds each under uprobes: fewer of them
+STDIO_CALLS = 50_000
 RUNS = 7
 DARSHAN_PRELOAD_NS = 246.0
 TARGET_RATIO = 1.5
@@ -37,9 +41,9 @@ def best_of(*cmds: list[str]) -> list[float]:
     return [min(r) for r in results]
 
 
-def recorded(tmp: Path, cmd: list[str]) -> list[str]:
+def recorded(tmp: Path, cmd: list[str], *options: str) -> list[str]:
     return [sys.executable, "-m", "ebpf_darshan", "record", "-o", str(tmp / "bench.darshan"),
-            "--include", str(tmp), "--"] + cmd
+            "--include", str(tmp), *options, "--"] + cmd
 
 
 def main() -> None:
@@ -57,6 +61,15 @@ def main() -> None:
                   f"{extra / DARSHAN_PRELOAD_NS:>11.2f}x")
         print(f"target: overhead per traced write <= {TARGET_RATIO}x Darshan's "
               f"+{DARSHAN_PRELOAD_NS:.0f} ns = {TARGET_RATIO * DARSHAN_PRELOAD_NS:.0f} ns")
+
+        print(f"\nstdio, 1 byte per call{'untraced':>10}{'--no-stdio':>12}{'STDIO on':>12}"
+              f"{'STDIO cost':>12}   (ns/call)")
+        for mode in ("fwrite1", "fread1"):
+            cmd = [str(loop), mode, str(tmp / f"{mode}.dat"), str(STDIO_CALLS)]
+            base, posix_only, with_stdio = best_of(
+                cmd, recorded(tmp, cmd, "--no-stdio"), recorded(tmp, cmd))
+            print(f"{mode:<22}{base:>10.1f}{posix_only:>12.1f}{with_stdio:>12.1f}"
+                  f"{with_stdio - posix_only:>+12.1f}")
 
         print("\ntax on an untraced process while a recording runs elsewhere:")
         for mode in ("write1", "getppid"):

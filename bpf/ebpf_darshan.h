@@ -148,6 +148,11 @@ struct task_state {
 	__u32 last_dev;
 	__u32 last_slot;
 	__u64 last_ino;    /* 0: nothing cached */
+	/* Set while the thread is inside a stdio call (uprobes of
+	 * stdio.bpf.c): the system calls stdio makes are not POSIX calls of
+	 * the application, as in Darshan. */
+	__u32 stdio_depth;
+	__u32 pad;
 };
 
 enum event_kind {
@@ -160,7 +165,22 @@ enum event_kind {
 	EV_EXEC = 7,
 	EV_EXIT = 8,
 	EV_UNLINK = 9,      /* a path was unlinked (no Darshan counter: a job total) */
+	EV_LIB_MAP = 10,    /* a library of interest was mapped executable (held) */
+	EV_FORKED = 11,     /* a new process, in its own context after fork (held) */
 };
+
+/* Which module sent a name event (struct event.layer). */
+enum layer_id {
+	LAYER_POSIX = 0,
+	LAYER_STDIO = 1,
+	LAYER_MPIIO = 2,
+	LAYER_HDF5 = 3,
+};
+
+/* Libraries whose executable mapping holds a process: up to this many
+ * basename prefixes ("libc.so", "libhdf5", ...), set by user space. */
+#define HOLD_PREFIXES 4
+#define HOLD_PREFIX_LEN 16
 
 /* Header of every ring-buffer event.  Path events append the path the
  * application gave (path_len bytes with its NUL) and then the walked
@@ -181,7 +201,9 @@ struct event {
 	__u16 walk_len;
 	__u8 walk_truncated;
 	__u8 record_dropped;  /* the records map was full: this file is not counted */
-	__u8 pad[6];
+	__u8 held;       /* the process is stopped until user space sends SIGCONT */
+	__u8 layer;      /* enum layer_id of a name event */
+	__u8 pad[4];
 };
 
 #define EVENT_MAX_LEN (sizeof(struct event) + PATH_BUF_LEN + WALK_BUF_LEN)
@@ -212,7 +234,8 @@ enum health_slot {
 	H_EVENTS_DROPPED = 1,    /* ring buffer full: a name or process event was lost */
 	H_PROCS_DROPPED = 2,     /* task storage could not be created for a new task */
 	H_CALLS_BUSY = 3,        /* a record stayed locked too long: one call not counted */
-	H_NUM_SLOTS = 4,
+	H_LAYER_RECORDS_DROPPED = 4,  /* a library layer's records map was full */
+	H_NUM_SLOTS = 5,
 };
 
 #endif /* EBPF_DARSHAN_H */

@@ -14,6 +14,7 @@
 #include "ebpf_darshan.h"
 #include "shared_maps.bpf.h"
 #include "scope.bpf.h"
+#include "process_hold.bpf.h"
 
 /* Traced-process indices below proc_base are user space's to give: 0 to a
  * launched command, 0.. to the processes a scoped recording finds running. */
@@ -38,6 +39,10 @@ static __always_inline __u32 new_proc_index(void)
 {
 	return proc_base + __sync_fetch_and_add(&procs_numbered, 1);
 }
+
+/* Stop each traced process right after exec until user space has looked at
+ * it (set by user space when something needs that moment). */
+const volatile bool hold_at_exec = false;
 
 static __always_inline void fill_task(struct event *e, __u32 kind, __u32 proc,
 				      struct task_struct *task)
@@ -135,7 +140,7 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid,
 	struct exec_scratch *s;
 	struct event *e;
 	__u32 zero = 0;
-	__u64 env_start, env_len;
+	__u64 env_start, env_len, len;
 	char *env;
 	long n;
 
@@ -177,8 +182,18 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid,
 	fill_task(e, EV_EXEC, st->proc, task);
 	e->path_len = n;
 	e->walk_len = env_len;
-	if (bpf_ringbuf_output(&events, e, sizeof(*e) + (n & (PATH_BUF_LEN - 1)) + env_len, 0))
+	len = sizeof(*e) + (n & (PATH_BUF_LEN - 1)) + env_len;
+	/* emit_held() stops at the shared scratch's length, which an exec
+	 * event with its environment outgrows: the same, at full length. */
+	if (hold_at_exec) {
+		e->held = 1;
+		bpf_send_signal(SIGSTOP);
+	}
+	if (bpf_ringbuf_output(&events, e, len, hold_at_exec ? BPF_RB_FORCE_WAKEUP : 0)) {
 		health_inc(H_EVENTS_DROPPED);
+		if (hold_at_exec)
+			bpf_send_signal(SIGCONT);
+	}
 	return 0;
 }
 

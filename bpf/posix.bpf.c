@@ -13,7 +13,9 @@
 #include <bpf/bpf_core_read.h>
 #include "ebpf_darshan.h"
 #include "shared_maps.bpf.h"
-#include "path_walk.bpf.h"
+#include "file_events.bpf.h"
+#include "library_hold.bpf.h"
+#include "darshan_timing.bpf.h"
 
 #ifndef __TARGET_ARCH_x86
 #error "syscall numbers below are x86-64's"
@@ -24,17 +26,18 @@ enum {
 	NR_read = 0, NR_write = 1, NR_open = 2, NR_close = 3, NR_stat = 4,
 	NR_fstat = 5, NR_lstat = 6, NR_lseek = 8, NR_mmap = 9,
 	NR_pread64 = 17, NR_pwrite64 = 18, NR_readv = 19, NR_writev = 20,
-	NR_dup = 32, NR_dup2 = 33, NR_sendfile = 40, NR_fcntl = 72, NR_fsync = 74,
+	NR_dup = 32, NR_dup2 = 33, NR_sendfile = 40, NR_clone = 56,
+	NR_fork = 57, NR_vfork = 58, NR_fcntl = 72, NR_fsync = 74,
 	NR_fdatasync = 75, NR_ftruncate = 77, NR_rename = 82, NR_creat = 85,
 	NR_unlink = 87, NR_openat = 257, NR_newfstatat = 262, NR_unlinkat = 263,
 	NR_renameat = 264, NR_splice = 275, NR_fallocate = 285, NR_dup3 = 292,
 	NR_preadv = 295, NR_pwritev = 296, NR_renameat2 = 316,
 	NR_copy_file_range = 326, NR_preadv2 = 327, NR_pwritev2 = 328,
-	NR_statx = 332, NR_io_uring_enter = 426, NR_close_range = 436, NR_openat2 = 437,
+	NR_statx = 332, NR_io_uring_enter = 426, NR_clone3 = 435, NR_close_range = 436,
+	NR_openat2 = 437,
 };
 
 /* Constants from the uapi headers, which vmlinux.h does not carry. */
-#define AT_FDCWD -100
 #define AT_EMPTY_PATH 0x1000
 #define AT_REMOVEDIR 0x200
 #define O_CREAT 0100
@@ -42,8 +45,6 @@ enum {
 #define F_DUPFD 0
 #define F_DUPFD_CLOEXEC 1030
 #define MAP_ANONYMOUS 0x20
-#define S_IFMT 0170000
-#define S_IFREG 0100000
 #define MAX_ERRNO 4095
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #define MINORBITS 20
@@ -114,7 +115,7 @@ static const __s64 size_bucket_top[SIZE_BUCKETS - 1] = {
 enum call_class {
 	C_NONE, C_OPEN, C_CLOSE, C_READ, C_WRITE, C_SEEK, C_FSYNC, C_FDSYNC,
 	C_STAT_PATH, C_STAT_FD, C_MMAP, C_DUP, C_RENAME, C_CLOSE_RANGE,
-	C_TRANSFER, C_FALLOCATE, C_FTRUNCATE, C_UNLINK,
+	C_TRANSFER, C_FALLOCATE, C_FTRUNCATE, C_UNLINK, C_CLONE,
 	C_URING_ENTER,  /* only marks the task as inside a system call */
 };
 
@@ -159,53 +160,10 @@ static __always_inline int classify(long nr)
 		return C_UNLINK;
 	case NR_io_uring_enter:
 		return C_URING_ENTER;
+	case NR_clone: case NR_fork: case NR_vfork: case NR_clone3:
+		return C_CLONE;
 	}
 	return C_NONE;
-}
-
-/*
- * Reading through a struct file.  The file pointer comes out of the fd array
- * by a probe read, so it is a plain number to the verifier.  Where the
- * kernel has bpf_rdonly_cast (6.2+) we turn it back into a typed pointer and
- * follow fields with plain loads, which costs a fraction of a probe read
- * each; posix_compat.bpf.o is built without it for older kernels.
- */
-#ifdef DIRECT_FILE_READS
-extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
-#define typed(p, type) ((type *)bpf_rdonly_cast((p), bpf_core_type_id_kernel(type)))
-#define FILE_READ(src, a, ...) ___arrow(src, a, ##__VA_ARGS__)
-#else
-#define typed(p, type) ((type *)(p))
-#define FILE_READ(src, a, ...) BPF_CORE_READ(src, a, ##__VA_ARGS__)
-#endif
-#define typed_file(f) typed(f, struct file)
-
-/* The file behind fd.  tp_btf lets us follow the task's BTF pointers with
- * plain loads; only the fd array slot needs a probe read. */
-static __always_inline struct file *fd_file(long fd)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct fdtable *fdt = task->files->fdt;
-	struct file *f = 0;
-
-	if (fd < 0 || fd >= fdt->max_fds)
-		return 0;
-	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
-	return f ? typed_file(f) : 0;
-}
-
-/* Fill key for a regular file; anything else (pipes, sockets, devices,
- * directories) is not a Darshan POSIX record. */
-static __always_inline bool file_key_of(struct file *f, __u32 proc, struct file_key *key)
-{
-	struct inode *inode = FILE_READ(f, f_inode);
-
-	if (!inode || (FILE_READ(inode, i_mode) & S_IFMT) != S_IFREG)
-		return false;
-	key->proc = proc;
-	key->dev = FILE_READ(inode, i_sb, s_dev);
-	key->ino = FILE_READ(inode, i_ino);
-	return true;
 }
 
 /* POSIX_FILE_ALIGNMENT as Darshan defines it: the file system block size,
@@ -300,78 +258,6 @@ static __always_inline void record_unlock(struct posix_record *r)
 	__sync_lock_test_and_set(&r->busy, 0);
 }
 
-static __always_inline void fill_event(struct event *e, __u32 kind,
-				       struct file_key *key, __u64 t1, __u64 t2)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-
-	e->kind = kind;
-	e->proc = key->proc;
-	e->key = *key;
-	e->start_ns = t1;
-	e->end_ns = t2;
-	e->pid = id >> 32;
-	e->tid = (__u32)id;
-}
-
-/* A path event: the path as the application gave it and, when it is
- * relative, the directory it is relative to (cwd or dirfd). */
-static __noinline void emit_path_event(struct event *e, const char *upath, long dirfd)
-{
-	const struct path *base = 0;
-	char *p;
-	long n;
-
-	if (!e)
-		return;
-	p = (char *)(e + 1);
-	n = bpf_probe_read_user_str(p, PATH_BUF_LEN, upath);
-	if (n < 0 || n > PATH_BUF_LEN)
-		n = 0;
-	e->path_len = n;
-	if (n > 0 && p[0] != '/') {
-		if (dirfd == AT_FDCWD) {
-			struct fs_struct *fs = BPF_CORE_READ(bpf_get_current_task_btf(), fs);
-
-			base = &fs->pwd;
-		} else {
-			struct file *dir = fd_file(dirfd);
-
-			if (dir)
-				base = &dir->f_path;
-		}
-	}
-	if (base)
-		e->walk_len = walk_path(p + n, base, &e->walk_truncated);
-	emit_event(e, sizeof(*e) + n + e->walk_len);
-}
-
-static __always_inline void send_path(__u32 kind, struct file_key *key,
-				     __u64 t1, __u64 t2, const char *upath,
-				     long dirfd, bool dropped)
-{
-	struct event *e = scratch_event();
-
-	if (!e)
-		return;
-	fill_event(e, kind, key, t1, t2);
-	e->record_dropped = dropped;
-	emit_path_event(e, upath, dirfd);
-}
-
-/* A file met through an fd we never saw opened (inherited, or open before
- * tracing began): its name comes from the kernel's dentries. */
-static __noinline void emit_file_event(struct file_key *key, struct file *f)
-{
-	struct event *e = scratch_event();
-
-	if (!e)
-		return;
-	fill_event(e, EV_FILE, key, 0, 0);
-	e->walk_len = walk_path((char *)(e + 1), &f->f_path, &e->walk_truncated);
-	emit_event(e, sizeof(*e) + e->walk_len);
-}
-
 static __always_inline void remember(struct task_state *st, struct file_key *key, __u32 slot)
 {
 	st->last_dev = key->dev;
@@ -406,23 +292,10 @@ fd_record(struct task_state *st, long fd, struct file **filep)
 	return r;
 }
 
-/* Darshan's no-overlap timer: concurrent calls are counted once. */
-static __always_inline void timer_add(__s64 *timer, __u64 *last_end, __u64 t1, __u64 t2)
-{
-	if (t1 > *last_end)
-		*timer += t2 - t1;
-	else
-		*timer += t2 - *last_end;
-	if (t2 > *last_end)
-		*last_end = t2;
-}
-
 static __always_inline void stamp(struct posix_record *r, int start, int end,
 				  __u64 t1, __u64 t2)
 {
-	if (r->times[start] == 0 || r->times[start] > t1)
-		r->times[start] = t1;
-	r->times[end] = t2;
+	stamp_span(&r->times[start], &r->times[end], t1, t2);
 }
 
 /* Count one occurrence of v in a table of the first VALUE_TABLE_SLOTS
@@ -966,7 +839,8 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	if (cls == C_NONE)
 		return 0;
 	st = traced_task(bpf_get_current_task_btf());
-	if (!st)
+	/* inside stdio: its system calls are not the application's */
+	if (!st || st->stdio_depth)
 		return 0;
 	if (cls == C_CLOSE_RANGE) {
 		on_close_range(regs, st->proc);
@@ -997,6 +871,11 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (cls == C_NONE)
 		return 0;
 	st = traced_task(bpf_get_current_task_btf());
+	if (cls == C_CLONE) {
+		if (st && ret == 0)
+			hold_forked_process(st->proc);
+		return 0;
+	}
 	if (!st || st->nr != nr || !st->start_ns)
 		return 0;
 	t2 = bpf_ktime_get_ns();
@@ -1006,6 +885,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		if ((unsigned long)ret >= (unsigned long)-MAX_ERRNO ||
 		    (PT_REGS_PARM4_SYSCALL(regs) & MAP_ANONYMOUS))
 			return 0;
+		hold_library_map(st->proc, PT_REGS_PARM3_SYSCALL(regs), PT_REGS_PARM5_SYSCALL(regs));
 		r = fd_record(st, PT_REGS_PARM5_SYSCALL(regs), &f);
 		if (r)
 			__sync_fetch_and_add(&r->counters[POSIX_MMAPS], 1);
@@ -1295,8 +1175,8 @@ static __always_inline void mapped_bytes(struct address_space *mapping, __u64 by
 	struct task_state *st = traced_task(bpf_get_current_task_btf());
 	struct posix_record *r;
 
-	/* Inside a watched call, dirtying is that call's own write. */
-	if (!st || (dirtied && st->start_ns))
+	/* Inside a watched call, or a stdio call's, dirtying is a write's. */
+	if (!st || (dirtied && (st->start_ns || st->stdio_depth)))
 		return;
 	r = mapping_record(mapping, st->proc);
 	if (!r)

@@ -13,7 +13,7 @@ ffibuilder.set_source(
     '#include "shim.h"',
     sources=["csrc/shim.c"],
     include_dirs=["csrc"],
-    libraries=["bpf"],
+    libraries=["bpf", "elf"],
     extra_compile_args=["-O2", "-Wall"],
 )
 

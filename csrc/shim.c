@@ -5,6 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -353,4 +358,164 @@ void edb_events_free(struct edb_events *ev)
 	ring_buffer__free(ev->rb);
 	free(ev->buf);
 	free(ev);
+}
+
+/* BPF_LINK_CREATE of an uprobe_multi link (Linux 6.6), which the uapi
+ * headers and libbpf 1.1 of Debian 12 do not know yet. */
+#define EDB_TRACE_UPROBE_MULTI 48
+#define EDB_F_UPROBE_MULTI_RETURN 1
+
+struct edb_uprobe_multi_attr {
+	__u32 prog_fd;
+	__u32 target_fd;
+	__u32 attach_type;
+	__u32 flags;
+	__aligned_u64 path;
+	__aligned_u64 offsets;
+	__aligned_u64 ref_ctr_offsets;
+	__aligned_u64 cookies;
+	__u32 cnt;
+	__u32 uprobe_flags;
+	__u32 pid;
+	__u32 pad;
+};
+
+/* Before load: the object's uprobe programs become uprobe_multi programs. */
+int edb_use_uprobe_multi(struct edb_object *o)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, o->obj) {
+		if (bpf_program__type(prog) != BPF_PROG_TYPE_KPROBE)
+			continue;
+		if (bpf_program__set_expected_attach_type(prog, EDB_TRACE_UPROBE_MULTI))
+			return fail(-EINVAL, "cannot make an uprobe_multi program of",
+				    bpf_program__name(prog));
+	}
+	return 0;
+}
+
+/* Attach program prog_name at the entries (or returns) of n functions, at
+ * file offsets `offsets` of the library at path, in process pid only: the
+ * kernel puts the breakpoints in pid's address space alone, so other
+ * processes mapping the library pay nothing.  One link for all functions,
+ * because each link costs an RCU grace period to take down.  Returns the
+ * link's fd. */
+int edb_attach_uprobes(struct edb_object *o, const char *prog_name, int pid, const char *path,
+		       const unsigned long *offsets, const unsigned long long *cookies,
+		       unsigned int n, int retprobe)
+{
+	struct bpf_program *prog = bpf_object__find_program_by_name(o->obj, prog_name);
+	struct edb_uprobe_multi_attr attr;
+	int fd;
+
+	if (pid <= 0)
+		return fail(-EINVAL, "uprobes are attached per process, not to pid", NULL);
+	if (!prog)
+		return fail(-ENOENT, "no program", prog_name);
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_fd = bpf_program__fd(prog);
+	attr.attach_type = EDB_TRACE_UPROBE_MULTI;
+	attr.path = (unsigned long)path;
+	attr.offsets = (unsigned long)offsets;
+	attr.cookies = (unsigned long)cookies;
+	attr.cnt = n;
+	attr.uprobe_flags = retprobe ? EDB_F_UPROBE_MULTI_RETURN : 0;
+	attr.pid = pid;
+	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	return fd < 0 ? fail(-errno, "cannot attach uprobes in", path) : fd;
+}
+
+/* Symbol versions marked hidden are old compatibility copies. */
+#define VERSYM_HIDDEN 0x8000
+
+static Elf_Scn *find_section(Elf *elf, Elf64_Word type)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+
+	while ((scn = elf_nextscn(elf, scn)))
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == type)
+			return scn;
+	return NULL;
+}
+
+/* Look the names up in one symbol table; a default-version definition
+ * replaces a hidden one found earlier. */
+static void scan_symbols(Elf *elf, Elf_Scn *symtab, Elf_Data *versyms, const char **names,
+			 size_t n, unsigned long *offsets, char *hidden)
+{
+	GElf_Shdr sh, target;
+	Elf_Data *data = elf_getdata(symtab, NULL);
+	size_t count, i, j;
+
+	if (!data || !gelf_getshdr(symtab, &sh) || !sh.sh_entsize)
+		return;
+	count = sh.sh_size / sh.sh_entsize;
+	for (i = 0; i < count; i++) {
+		GElf_Sym sym;
+		GElf_Versym ver = 0;
+		const char *name;
+
+		if (!gelf_getsym(data, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+		    sym.st_shndx == SHN_UNDEF || sym.st_value == 0)
+			continue;
+		name = elf_strptr(elf, sh.sh_link, sym.st_name);
+		if (!name)
+			continue;
+		if (versyms)
+			gelf_getversym(versyms, i, &ver);
+		for (j = 0; j < n; j++) {
+			if (strcmp(name, names[j]) || (offsets[j] && !(hidden[j] && !(ver & VERSYM_HIDDEN))))
+				continue;
+			if (!gelf_getshdr(elf_getscn(elf, sym.st_shndx), &target))
+				continue;
+			/* uprobes take file offsets: the symbol's address moved
+			 * from its section's address to the section's file offset */
+			offsets[j] = sym.st_value - target.sh_addr + target.sh_offset;
+			hidden[j] = (ver & VERSYM_HIDDEN) != 0;
+		}
+	}
+}
+
+/* File offsets of the functions `names` in the ELF file at path (0 where a
+ * name is not a defined function).  Returns how many were found. */
+long edb_elf_func_offsets(const char *path, const char **names, size_t n, unsigned long *offsets)
+{
+	Elf_Scn *dynsym, *symtab, *versym;
+	char *hidden;
+	long found = 0;
+	size_t i;
+	Elf *elf;
+	int fd;
+
+	memset(offsets, 0, n * sizeof(*offsets));
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return fail(-EINVAL, "libelf", NULL);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(-errno, "cannot open", path);
+	hidden = calloc(n ? n : 1, 1);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || !hidden || elf_kind(elf) != ELF_K_ELF) {
+		free(hidden);
+		if (elf)
+			elf_end(elf);
+		close(fd);
+		return fail(-ENOEXEC, "not an ELF file:", path);
+	}
+	dynsym = find_section(elf, SHT_DYNSYM);
+	symtab = find_section(elf, SHT_SYMTAB);
+	versym = find_section(elf, SHT_GNU_versym);
+	if (dynsym)
+		scan_symbols(elf, dynsym, versym ? elf_getdata(versym, NULL) : NULL, names, n,
+			     offsets, hidden);
+	if (symtab)
+		scan_symbols(elf, symtab, NULL, names, n, offsets, hidden);
+	for (i = 0; i < n; i++)
+		found += offsets[i] != 0;
+	free(hidden);
+	elf_end(elf);
+	close(fd);
+	return found;
 }

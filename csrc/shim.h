@@ -30,3 +30,10 @@ long edb_events_poll(struct edb_events *ev, int timeout_ms);
 const void *edb_events_data(struct edb_events *ev);
 void edb_events_clear(struct edb_events *ev);
 void edb_events_free(struct edb_events *ev);
+
+int edb_use_uprobe_multi(struct edb_object *obj);
+int edb_attach_uprobes(struct edb_object *obj, const char *prog, int pid, const char *path,
+                       const unsigned long *offsets, const unsigned long long *cookies,
+                       unsigned int n, int retprobe);
+long edb_elf_func_offsets(const char *path, const char **names, size_t n,
+                          unsigned long *offsets);

@@ -14,8 +14,8 @@ from darshan.backend.cffi_backend import counter_names, fcounter_names
 
 HERE = Path(__file__).resolve().parent
 WORKLOADS = HERE / "workloads"
-# Libraries a workload links with, beyond libc.
-LINK = {"uring_io": ["-luring"]}
+# Flags a workload is built with, beyond the defaults.
+EXTRA_FLAGS = {"uring_io": ["-luring"], "fortify_pread": ["-O2", "-D_FORTIFY_SOURCE=2"]}
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +24,7 @@ def bins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bin")
     for src in sorted(WORKLOADS.glob("*.c")):
         subprocess.run(["gcc", "-O1", "-pthread", "-o", str(out / src.stem), str(src),
-                        *LINK.get(src.stem, [])], check=True)
+                        *EXTRA_FLAGS.get(src.stem, [])], check=True)
     subprocess.run(["gcc", "-O1", "-static", "-o", str(out / "seq_write_static"),
                     str(WORKLOADS / "seq_write.c")], check=True)
     return out

@@ -36,11 +36,13 @@ def btf_structs(obj: str) -> dict[str, tuple[int, dict[str, int]]]:
     return structs
 
 
-@pytest.mark.parametrize("obj", ["posix.bpf.o", "posix_compat.bpf.o", "lifecycle.bpf.o"])
+@pytest.mark.parametrize("obj", ["posix.bpf.o", "posix_compat.bpf.o", "lifecycle.bpf.o",
+                                 "stdio.bpf.o"])
 @pytest.mark.parametrize("name, dtype", [("file_key", L.file_key), ("task_state", L.task_state),
                                          ("event", L.event), ("posix_record", L.posix_record),
                                          ("value_slot", L.value_slot),
-                                         ("proc_origin", L.proc_origin)])
+                                         ("proc_origin", L.proc_origin),
+                                         ("stdio_record", L.stdio_record)])
 def test_dtype_matches_btf(obj: str, name: str, dtype: np.dtype) -> None:
     structs = btf_structs(obj)
     if name not in structs:

@@ -77,10 +77,48 @@ class BpfObject:
     def map_fd(self, map_name: str) -> int:
         return _check(lib.edb_map_fd(self._obj, map_name.encode()))
 
+    def use_uprobe_multi(self) -> None:
+        """Before load: its uprobe programs are attached with attach_uprobes."""
+        _check(lib.edb_use_uprobe_multi(self._obj))
+
+    def attach_uprobes(self, program: str, pid: int, path: str, offsets: list[int],
+                       cookies: list[int], *, retprobe: bool = False) -> "UprobeLink":
+        """Run `program` when process pid reaches the functions at file
+        offsets `offsets` of the library at path (at their return, with
+        retprobe); bpf_get_attach_cookie() gives it the matching cookie.
+        Only pid's address space is probed."""
+        c_offsets = ffi.new("unsigned long[]", offsets)
+        c_cookies = ffi.new("unsigned long long[]", cookies)
+        fd = _check(lib.edb_attach_uprobes(self._obj, program.encode(), pid, path.encode(),
+                                           c_offsets, c_cookies, len(offsets), int(retprobe)))
+        return UprobeLink(fd)
+
     def close(self) -> None:
         if self._obj != ffi.NULL:
             lib.edb_close(self._obj)
             self._obj = ffi.NULL
+
+
+class UprobeLink:
+    """Attached uprobes (one BPF link); close() detaches them."""
+
+    def __init__(self, fd: int):
+        self._fd = fd
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+def function_offsets(path: str, names: list[str]) -> dict[str, int]:
+    """File offsets of the functions defined in the ELF file at path (the
+    names it does not define are left out)."""
+    c_names = [ffi.new("char[]", n.encode()) for n in names]
+    offsets = ffi.new("unsigned long[]", len(names))
+    _check(lib.edb_elf_func_offsets(path.encode(), ffi.new("const char *[]", c_names),
+                                    len(names), offsets))
+    return {n: int(offsets[i]) for i, n in enumerate(names) if offsets[i]}
 
 
 def map_update(fd: int, key: np.ndarray, value: np.ndarray, flags: int = BPF_ANY) -> None:

@@ -22,7 +22,13 @@ DURATIONS = slice(8, 13)
 
 # enum event_kind
 EV_OPEN, EV_STAT, EV_FILE, EV_RENAME_SRC, EV_RENAME_DST, EV_FORK, EV_EXEC, EV_EXIT, \
-    EV_UNLINK = range(1, 10)
+    EV_UNLINK, EV_LIB_MAP, EV_FORKED = range(1, 12)
+
+# enum layer_id
+LAYER_POSIX, LAYER_STDIO, LAYER_MPIIO, LAYER_HDF5 = range(4)
+
+HOLD_PREFIXES = 4
+HOLD_PREFIX_LEN = 16
 
 # enum extra_slot, in order: the log's metadata keys for them
 EXTRA_KEYS = ("extra_sendfile_calls", "extra_copy_file_range_calls", "extra_splice_calls",
@@ -30,7 +36,8 @@ EXTRA_KEYS = ("extra_sendfile_calls", "extra_copy_file_range_calls", "extra_spli
 
 # enum health_slot
 H_RECORDS_DROPPED, H_EVENTS_DROPPED, H_PROCS_DROPPED, H_CALLS_BUSY = 0, 1, 2, 3
-H_NUM_SLOTS = 4
+H_LAYER_RECORDS_DROPPED = 4
+H_NUM_SLOTS = 5
 
 proc_origin = np.dtype([("cgroup_id", "<u8"), ("uid", "<u4"), ("parent_leads_session", "<u4")])
 
@@ -63,6 +70,8 @@ task_state = np.dtype([
     ("last_dev", "<u4"),
     ("last_slot", "<u4"),
     ("last_ino", "<u8"),
+    ("stdio_depth", "<u4"),
+    ("pad", "<u4"),
 ])
 
 event = np.dtype([
@@ -78,5 +87,31 @@ event = np.dtype([
     ("walk_len", "<u2"),
     ("walk_truncated", "u1"),
     ("record_dropped", "u1"),
-    ("pad", "u1", (6,)),
+    ("held", "u1"),
+    ("layer", "u1"),
+    ("pad", "u1", (4,)),
+])
+
+# bpf/stdio_layer.h
+STDIO_KERNEL_COUNTERS = 10
+ST_NUM_TIMES = 11
+# enum stdio_time: three timers (META, WRITE, READ), then eight timestamps
+STDIO_DURATIONS = slice(0, 3)
+STDIO_TIMESTAMPS = slice(3, 11)
+STD_STREAM_DEV = 0xFFFFFFFF
+# enum stdio_op
+(SIO_INSIDE, SIO_OPEN, SIO_REOPEN, SIO_FDOPEN, SIO_CLOSE, SIO_FLUSH, SIO_WRITE_ITEMS,
+ SIO_WRITE_CHAR, SIO_WRITE_WORD, SIO_WRITE_STRING, SIO_WRITE_FORMAT, SIO_READ_ITEMS,
+ SIO_READ_CHAR, SIO_READ_WORD, SIO_READ_STRING, SIO_READ_FORMAT, SIO_READ_DELIM, SIO_SEEK,
+ SIO_REWIND) = range(19)
+
+stdio_record = np.dtype([
+    ("flags", "<u4"),
+    ("pad", "<u4"),
+    ("counters", "<i8", (STDIO_KERNEL_COUNTERS,)),
+    ("times", "<i8", (ST_NUM_TIMES,)),
+    ("offset", "<i8"),
+    ("last_read_end", "<u8"),
+    ("last_write_end", "<u8"),
+    ("last_meta_end", "<u8"),
 ])

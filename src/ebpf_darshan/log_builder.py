@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,7 +11,9 @@ from . import __version__
 from . import bpf_layout as L
 from . import posix_records as P
 from .darshan import Job, Log, record_id
+from .darshan.modules import MODULE_IDS
 from .job import job_id
+from .layers import LayerResult
 from .ranks import Ranks, assign_ranks
 from .recorder import Recording
 from .shared_reduction import combine_same_file, reduce_shared
@@ -88,11 +91,14 @@ def _rank_metadata(ranks: Ranks, launcher_records: int, reduce: bool) -> dict[st
 
 
 def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.ndarray,
-              facts: JobFacts, extras: dict[str, int] | None = None) -> Log:
+              facts: JobFacts, extras: dict[str, int] | None = None,
+              layers: Sequence[LayerResult] = ()) -> Log:
     """The log of a recording.  extras: totals Darshan has no counter for
-    (Tracer.extras()), written as metadata lines."""
+    (Tracer.extras()), written as metadata lines; layers: the library
+    layers' results (Tracer.collect_layers())."""
     keys, values, names, unnamed = _named_records(rec, keys, values)
-    with_io = rec.creation_order({int(p) for p in keys["proc"]})
+    with_io = rec.creation_order({int(p) for p in keys["proc"]}.union(
+        *(r.procs() for r in layers)))
     ranks = assign_ranks({p: pr.environ for p, pr in rec.procs.items() if pr.environ is not None},
                          with_io)
     is_rank = np.array([int(p) in ranks.rank_of for p in keys["proc"]], dtype=bool)
@@ -113,6 +119,16 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
     reduce = ranks.from_environment and facts.shared_reduction
     if reduce and len(records):
         records = reduce_shared(records, P.POSIX, ranks.nprocs)
+    modules = {"POSIX": records} if len(records) else {}
+    partial = 0
+    layer_lost: dict[str, int] = {"lost_layer_records": int(health[L.H_LAYER_RECORDS_DROPPED])}
+    for result in layers:
+        out = result.records(rec, ranks.rank_of)
+        modules.update(out.modules)
+        name_table.update(out.names)
+        layer_lost.update(out.lost)
+        if any(v > 0 for v in out.lost.values()) or layer_lost["lost_layer_records"]:
+            partial |= sum(1 << MODULE_IDS[m] for m in out.modules)
 
     # A full records map refuses the file at open and again at each later
     # call on it: lost_files counts files, lost_file_calls the refusals.
@@ -120,7 +136,7 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
             "lost_file_calls": int(health[L.H_RECORDS_DROPPED]) - rec.excluded_drops,
             "lost_events": int(health[L.H_EVENTS_DROPPED]) + unnamed,
             "lost_tasks": int(health[L.H_PROCS_DROPPED]),
-            "lost_busy_calls": int(health[L.H_CALLS_BUSY])}
+            "lost_busy_calls": int(health[L.H_CALLS_BUSY]), **layer_lost}
     metadata = {"lib_ver": f"ebpf-darshan-{__version__}",
                 "collector": "ebpf-darshan (kernel syscall tracing, no interposition)"}
     metadata.update(_rank_metadata(ranks, launcher_records, reduce))
@@ -137,6 +153,6 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
     job = Job(uid=facts.uid, start_ns=rec.start_epoch_ns, end_ns=rec.end_epoch_ns,
               nprocs=ranks.nprocs, jobid=job_id({name: value}, facts.jobid), metadata=metadata,
               exe=" ".join(facts.argv), mounts=facts.mounts)
-    partial = POSIX_PARTIAL_BIT if any(v > 0 for v in lost.values()) else 0
-    return Log(job=job, names=name_table, records={"POSIX": records} if len(records) else {},
-               partial_flag=partial)
+    if any(v > 0 for k, v in lost.items() if k not in layer_lost):
+        partial |= POSIX_PARTIAL_BIT
+    return Log(job=job, names=name_table, records=modules, partial_flag=partial)

@@ -3,8 +3,11 @@ the renames they did, gathered from the event stream while it runs."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -38,6 +41,28 @@ class Rename:
     end_ns: int
 
 
+class ProcessWatcher(Protocol):
+    """Something that must act on traced processes at exec, at a hold and at
+    exit.  A held process (bpf/process_hold.bpf.h) is stopped until every
+    watcher's on_hold has returned."""
+
+    def on_hold(self, kind: int, proc: int, pid: int) -> None:
+        """kind: L.EV_EXEC (with TracerOptions.hold_at_exec), L.EV_LIB_MAP
+        (a library of interest was just mapped) or L.EV_FORKED."""
+
+    def on_exec(self, proc: int, pid: int) -> None: ...
+
+    def on_exit(self, proc: int, pid: int) -> None: ...
+
+
+def release(pid: int) -> None:
+    """Let a held process run on."""
+    try:
+        os.kill(pid, signal.SIGCONT)
+    except ProcessLookupError:
+        pass
+
+
 @dataclass
 class Recording:
     """What user space learns from events while the command runs."""
@@ -57,10 +82,29 @@ class Recording:
     # (index, kernel time) of processes that entered a scope by themselves,
     # for the scope to finish adopting (scope.py)
     entered: list[tuple[int, int]] = field(default_factory=list)
+    watchers: list[ProcessWatcher] = field(default_factory=list)
+    # names of records of the library layers, by layer id, keyed like names
+    layer_names: dict[int, dict[tuple[int, int, int], str]] = field(default_factory=dict)
     _pending_src: dict[int, tuple[int, str]] = field(default_factory=dict)
 
     def handle(self, raw: bytes, tracer: Tracer) -> None:
         ev = np.frombuffer(raw[:EVENT_HEADER], dtype=L.event)[0]
+        try:
+            self._handle(ev, raw, tracer)
+        finally:
+            if ev["held"]:
+                release(int(ev["pid"]))
+
+    def _notify(self, kind: int, proc: int, pid: int, held: bool) -> None:
+        for w in self.watchers:
+            if kind == L.EV_EXEC:
+                w.on_exec(proc, pid)
+            elif kind == L.EV_EXIT:
+                w.on_exit(proc, pid)
+            if held:
+                w.on_hold(kind, proc, pid)
+
+    def _handle(self, ev: np.void, raw: bytes, tracer: Tracer) -> None:
         kind = int(ev["kind"])
         proc = int(ev["proc"])
         path = raw[EVENT_HEADER:EVENT_HEADER + int(ev["path_len"])].rstrip(b"\0")
@@ -72,6 +116,11 @@ class Recording:
             name = printable(join_walk(walk) if kind == L.EV_FILE else record_name(path, walk))
             key = ev["key"]
             excluded = self.path_filter.excluded(name)
+            if ev["layer"] != L.LAYER_POSIX:
+                # library layers drop excluded names when the log is built
+                names = self.layer_names.setdefault(int(ev["layer"]), {})
+                names.setdefault((proc, int(key["dev"]), int(key["ino"])), name)
+                return
             if ev["record_dropped"]:
                 if excluded:
                     self.excluded_drops += 1
@@ -106,6 +155,7 @@ class Recording:
         elif kind == L.EV_EXIT:
             if proc in self.procs:
                 self.procs[proc].ended_ns = int(ev["end_ns"])
+        self._notify(kind, proc, int(ev["pid"]), bool(ev["held"]))
 
     def drain(self, tracer: Tracer, timeout_ms: int) -> None:
         for raw in tracer.poll(timeout_ms):

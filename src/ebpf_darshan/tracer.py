@@ -11,6 +11,7 @@ import numpy as np
 from . import bpf_layout as L
 from .binding import BPF_ANY, BPF_NOEXIST, BpfError, BpfObject, EventStream, \
     MappedArray, map_delete, map_dump, map_lookup, map_update, queue_push, task_key
+from .layers.base import LayerResult, LibraryLayer
 
 SHARED_MAPS = ("task_states", "events", "health")
 # Direct struct file reads need Linux 6.2 (bpf_rdonly_cast); older kernels
@@ -31,6 +32,8 @@ class TracerOptions:
     mem_alignment: int = 8
     # lifecycle.bpf.c's `const volatile` settings, by name (a scope's)
     lifecycle_consts: dict[str, np.generic | np.ndarray] = field(default_factory=dict)
+    layers: list[LibraryLayer] = field(default_factory=list)
+    hold_at_exec: bool = False  # stop each process after exec until user space continues it
 
 
 def _array_values(fd: int, n: int) -> np.ndarray:
@@ -51,14 +54,19 @@ class Tracer:
         self._records: MappedArray | None = None
         self.variant = ""  # which POSIX_VARIANTS object the kernel took
         self.optional_programs = False  # io_uring and mmap bytes counted
+        self.layers: list[tuple[LibraryLayer, BpfObject]] = []
         try:
             lifecycle = self._open("lifecycle.bpf.o")
             lifecycle.resize_map("events", options.event_buffer_mb * 1024 * 1024)
+            lifecycle.set_const("hold_at_exec", np.bool_(options.hold_at_exec))
             for name, value in options.lifecycle_consts.items():
                 lifecycle.set_const(name, value)
             lifecycle.load()
             posix = self._load_posix(lifecycle)
-            for obj in self._objects:
+            self.layers = [(layer, self._load_layer(layer, lifecycle))
+                           for layer in options.layers]
+            self._attachable = [lifecycle, posix]
+            for obj in self._attachable:
                 obj.attach()
             self._records = MappedArray(posix.map_fd("records"), L.posix_record,
                                         options.max_records)
@@ -87,6 +95,7 @@ class Tracer:
             posix.set_const("mem_alignment", np.int64(self.options.mem_alignment))
             for prog in OPTIONAL_PROGRAMS:
                 posix.set_autoload(prog, optional)
+            self._set_holds(posix)
             try:
                 posix.load()
                 self.variant = variant
@@ -98,6 +107,30 @@ class Tracer:
                 self._objects.remove(posix)
                 posix.close()
         raise AssertionError("unreachable")
+
+    def _set_holds(self, posix: BpfObject) -> None:
+        """Mapping one of the layers' libraries holds the process, and so
+        does a fork, so that probes are in place before the library runs."""
+        prefixes = np.zeros((L.HOLD_PREFIXES, L.HOLD_PREFIX_LEN), dtype=np.uint8)
+        for i, layer in enumerate(self.options.layers):
+            raw = layer.hold_prefix.encode()[:L.HOLD_PREFIX_LEN - 1]
+            prefixes[i, :len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+        posix.set_const("hold_libraries", np.bool_(bool(self.options.layers)))
+        posix.set_const("hold_prefixes", prefixes)
+
+    def _load_layer(self, layer: LibraryLayer, lifecycle: BpfObject) -> BpfObject:
+        """A layer's object shares the process maps; its uprobes are attached
+        per process later (library_probes.py)."""
+        obj = self._open(layer.bpf_object)
+        for name in SHARED_MAPS:
+            obj.share_map(name, lifecycle)
+        layer.configure(obj)
+        obj.use_uprobe_multi()
+        obj.load()
+        return obj
+
+    def collect_layers(self) -> list[LayerResult]:
+        return [layer.collect(obj) for layer, obj in self.layers]
 
     def _open(self, name: str) -> BpfObject:
         obj = BpfObject(name)

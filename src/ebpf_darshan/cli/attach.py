@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from . import record
-from .tracer_args import add_tracer_options
+from .tracer_args import add_layer_options, add_tracer_options
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -21,6 +21,7 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
                      "(default: the current directory)")
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     add_tracer_options(p)
+    add_layer_options(p)
 
 
 def run(args: argparse.Namespace) -> int:

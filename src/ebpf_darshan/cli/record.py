@@ -17,13 +17,15 @@ from pathlib import Path
 from ..darshan import write_log
 from ..job import default_log_name, invoking_user, job_id
 from ..launch import HeldCommand
+from ..layers import ALL_LAYERS
+from ..library_probes import LibraryProbes
 from ..log_builder import JobFacts, build_log
 from ..mounts import merge_tables, mount_table
 from ..recorder import POLL_MS, Recording, run as run_recording
 from ..scope import CgroupScope, EnvScope, PidScope, Scope, ScopeError, record_scope
 from ..tracer import Tracer, TracerOptions
 from .errors import CliError
-from .tracer_args import add_tracer_options, check_system, path_filter_of, start_tracer, \
+from .tracer_args import add_layer_options, add_tracer_options, check_system, path_filter_of, start_tracer, \
     tracer_options
 
 
@@ -44,6 +46,7 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
     out.add_argument("--log-dir", help="directory for a log named the way Darshan names them "
                      "(default: the current directory)")
     add_tracer_options(p)
+    add_layer_options(p)
     p.add_argument("--no-shared-reduction", action="store_true",
                    help="keep every MPI rank's record of a file all ranks opened, instead of "
                    "one rank -1 record")
@@ -123,20 +126,24 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("no command to record (usage: ebpf-darshan record -o FILE -- CMD ...)", 2)
     if args.duration is not None and (scope is None or args.duration <= 0):
         raise CliError("--duration needs --pid, --cgroup or --jobid-env, and a positive time", 2)
+    layers = [layer() for layer in ALL_LAYERS if not getattr(args, f"no_{layer.name}")]
     options = tracer_options(args, TracerOptions(
-        lifecycle_consts=scope.lifecycle_consts() if scope else {}))
+        lifecycle_consts=scope.lifecycle_consts() if scope else {}, layers=layers))
     path_filter = path_filter_of(args)
     check_system("record")
     out_dir = _output_dir(args)
     tracer = start_tracer(options)
-    recording = Recording(path_filter)
+    probes = LibraryProbes(tracer.layers)
+    recording = Recording(path_filter, watchers=[probes])
     try:
         ran = (_record_scope(tracer, recording, scope, args.duration) if scope
                else _launch(tracer, recording, argv))
         keys, values = tracer.records()
         health = tracer.health()
         extras = tracer.extras()
+        layer_results = tracer.collect_layers()
     finally:
+        probes.close()
         tracer.close()
     uid, gid, user = invoking_user()
     jobid = job_id(dict(os.environ), os.getpid())
@@ -144,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
     recording.namespaces.close()
     log = build_log(recording, keys, values, health,
                     JobFacts(uid, jobid, ran.argv, mounts, not args.no_shared_reduction,
-                             ran.metadata), extras)
+                             ran.metadata), extras,
+                    layer_results)
     path = Path(args.output) if args.output else out_dir / default_log_name(
         user, ran.argv[0], log.job.jobid, ran.pid, recording.start_epoch_ns)
     try:

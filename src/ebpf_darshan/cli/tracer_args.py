@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 
 from ..binding import BpfError
+from ..layers import ALL_LAYERS
 from ..names import PathFilter
 from ..tracer import DEFAULT_EVENT_BUFFER_MB, DEFAULT_MAX_RECORDS, Tracer, TracerOptions
 from .errors import CliError
@@ -26,6 +27,13 @@ def add_tracer_options(p: argparse.ArgumentParser,
                    f"allocated up front (default {DEFAULT_MAX_RECORDS})")
     p.add_argument("--event-buffer-mb", type=int, default=event_buffer_mb, metavar="MB",
                    help=f"ring buffer for names and process events (default {event_buffer_mb})")
+
+
+def add_layer_options(p: argparse.ArgumentParser) -> None:
+    for layer in ALL_LAYERS:
+        p.add_argument(f"--no-{layer.name}", action="store_true",
+                       help=f"turn off the {layer.description} (on by default; "
+                       "costs microseconds per call, see docs/performance.md)")
 
 
 def path_filter_of(args: argparse.Namespace) -> PathFilter:

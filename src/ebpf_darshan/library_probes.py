@@ -1,0 +1,98 @@
+"""Library probes, attached per traced process to the library copies it
+really maps, while the kernel holds it stopped (see bpf/library_hold.bpf.h).
+
+Uprobes are attached per process, never system-wide: the kernel installs
+the breakpoints only in the address space of that process, so untraced
+processes mapping the same library pay nothing.  After exec the old links
+are dropped (new image); the new image's mappings hold it again.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+from .binding import BpfError, BpfObject, UprobeLink, function_offsets
+from .layers.base import LibraryLayer
+from .proc_maps import MappedFile, mapped_executables
+
+
+class LibraryProbes:
+    """The uprobe links of every traced process, by pid and library file."""
+
+    def __init__(self, layers: list[tuple[LibraryLayer, BpfObject]]):
+        self._layers = layers
+        self._links: dict[int, dict[tuple[int, int], list[UprobeLink]]] = {}
+        self._offsets: dict[tuple[int, int], dict[str, int]] = {}
+        self.failures = 0  # attaches refused while the process was alive
+        # Closing a link waits for an RCU grace period (~50 ms here): done
+        # by a thread, so that holds and events are not kept waiting.
+        self._closing: queue.Queue[UprobeLink | None] = queue.Queue()
+        self._closer = threading.Thread(target=self._close_links, daemon=True)
+        self._closer.start()
+
+    def _close_links(self) -> None:
+        while (link := self._closing.get()) is not None:
+            link.close()
+
+    def attach(self, pid: int) -> None:
+        """Probe every library of interest pid maps and is not probed in yet."""
+        attached = self._links.setdefault(pid, {})
+        for mapped in mapped_executables(pid):
+            if (mapped.dev, mapped.ino) in attached:
+                continue
+            for layer, obj in self._layers:
+                if layer.matches(mapped.basename):
+                    attached[(mapped.dev, mapped.ino)] = self._attach_layer(pid, mapped, layer, obj)
+
+    def _functions(self, pid: int, mapped: MappedFile, layer: LibraryLayer) -> dict[str, int]:
+        key = (mapped.dev, mapped.ino)
+        if key not in self._offsets:
+            names = [p.function for p in layer.probes]
+            self._offsets[key] = function_offsets(mapped.path_from(pid), names)
+        return self._offsets[key]
+
+    def _attach_layer(self, pid: int, mapped: MappedFile, layer: LibraryLayer,
+                      obj: BpfObject) -> list[UprobeLink]:
+        links: list[UprobeLink] = []
+        try:
+            offsets = self._functions(pid, mapped, layer)
+            # one link per program: (offset, cookie) of each function it runs at
+            sites: dict[tuple[str, bool], dict[int, int]] = {}
+            for probe in layer.probes:
+                offset = offsets.get(probe.function)
+                if offset is None:
+                    continue
+                for program, ret in ((probe.entry, False), (probe.exit, True)):
+                    if program:
+                        # aliases (fopen/fopen64) share an address: probe it once
+                        sites.setdefault((program, ret), {}).setdefault(offset, probe.cookie)
+            for (program, ret), at in sites.items():
+                links.append(obj.attach_uprobes(program, pid, mapped.path_from(pid),
+                                                list(at), list(at.values()), retprobe=ret))
+        except (BpfError, OSError):
+            if mapped in mapped_executables(pid):
+                self.failures += 1
+        return links
+
+    # ProcessWatcher (recorder.py): attach while held, drop on exec and exit.
+    def on_hold(self, kind: int, proc: int, pid: int) -> None:
+        self.attach(pid)
+
+    def on_exec(self, proc: int, pid: int) -> None:
+        self.forget(pid)
+
+    def on_exit(self, proc: int, pid: int) -> None:
+        self.forget(pid)
+
+    def forget(self, pid: int) -> None:
+        """Detach everything attached for pid (it exec'd or exited)."""
+        for links in self._links.pop(pid, {}).values():
+            for link in links:
+                self._closing.put(link)
+
+    def close(self) -> None:
+        for pid in list(self._links):
+            self.forget(pid)
+        self._closing.put(None)
+        self._closer.join()
