@@ -26,6 +26,7 @@ import pytest
 
 from conftest import assert_counters, posix
 from ebpf_darshan.darshan import read_log
+from ebpf_darshan.node.logs import obfuscated
 
 USERS = ("edtest1", "edtest2")
 WAIT_S = 30
@@ -272,3 +273,34 @@ def test_sigterm_writes_partial_logs(daemon: Daemon, users: list[User], workdir:
     assert_counters(records[str(workdir / "t.dat")], {"POSIX_WRITES": 7, "POSIX_BYTES_WRITTEN": 70})
     go.write_text("\n")
     job.wait(WAIT_S)
+
+
+@pytest.mark.parametrize("daemon", [("--obfuscate-paths", "--metrics-files", "5")],
+                         indirect=True)
+def test_obfuscated_paths(daemon: Daemon, users: list[User], workdir: Path) -> None:
+    name = str(workdir / "secret.dat")
+    hashed = obfuscated(name)
+    job, go = held_job(users[0], workdir, "o", f"dd if=/dev/zero of={name} bs=10 count=2 "
+                       "status=none")
+    key = wait_for(lambda: (j := job_with_file(daemon.query(None), hashed)) and j["job"],
+                   "the job")
+    text = scrape(daemon.port)
+    assert metric(text, "ebpf_darshan_file_bytes_total", job=key, file=hashed,
+                  direction="write") == 20
+    assert "secret" not in text
+    go.write_text("\n")
+    job.wait(WAIT_S)
+    logs = daemon.logs_with(hashed)
+    assert len(logs) == 1
+    log = read_log(logs[0])
+    assert hashed in log.names.values() and not any("secret" in n for n in log.names.values())
+    assert log.job.exe == obfuscated("/usr/bin/sh")
+
+
+def test_only_root_starts_a_daemon(users: list[User], workdir: Path) -> None:
+    p = users[0].run([sys.executable, "-m", "ebpf_darshan", "daemon", "--log-dir", str(workdir)],
+                     stderr=subprocess.PIPE, text=True)
+    _, err = p.communicate(timeout=WAIT_S)
+    assert p.returncode == 1
+    assert err.strip() == ("ebpf-darshan: daemon needs root (it loads BPF programs into the "
+                           "kernel); try: sudo ebpf-darshan daemon ...")
