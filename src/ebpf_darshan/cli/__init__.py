@@ -6,10 +6,10 @@ import argparse
 import sys
 
 from .. import __version__
-from . import parse, record
+from . import merge, parse, record
 from .errors import CliError
 
-VERBS = {"record": record, "parse": parse}
+VERBS = {"record": record, "merge": merge, "parse": parse}
 
 
 class _Parser(argparse.ArgumentParser):

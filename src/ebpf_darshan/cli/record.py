@@ -119,7 +119,9 @@ def _record_scope(tracer: Tracer, recording: Recording, scope: Scope) -> Launche
     stop: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda signum, _frame: stop.append(signum))
-    record_scope(tracer, scope, recording, lambda: bool(stop), POLL_MS)
+    record_scope(tracer, scope, recording, lambda: bool(stop),
+                 lambda: print(f"ebpf-darshan: recording {scope.describe()}", file=sys.stderr,
+                               flush=True), POLL_MS)
     first = next((p for p in recording.procs.values() if p.exe), None)
     argv = [first.exe] if first else [scope.describe()]
     return Launched(argv, mount_table(os.getpid()), first.pid if first else os.getpid(), 0,
