@@ -28,9 +28,6 @@
  * kernel can index it by masking. */
 #define ENV_COPY_MAX 16384
 
-/* Longest NAME=VALUE that `record --jobid-env` matches in the kernel. */
-#define SCOPE_ENV_MAX 128
-
 /* Deepest cgroup below the one a recording is scoped to. */
 #define MAX_CGROUP_DEPTH 32
 

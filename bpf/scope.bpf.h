@@ -11,15 +11,14 @@
 
 #include "ebpf_darshan.h"
 
-/* Set by user space before load; zero/empty switches a criterion off and
- * lets the verifier drop its code. */
+/* Set by user space before load; zero switches a criterion off and lets
+ * the verifier drop its code. */
 const volatile __u64 scope_cgroup_id = 0;  /* cgroup v2 id (its directory's inode) */
-const volatile __u32 scope_env_len = 0;    /* strlen(scope_env) */
-const volatile char scope_env[SCOPE_ENV_MAX] = {};  /* "NAME=VALUE" */
+const volatile __u64 scope_env_hash = 0;   /* FNV-1a of "NAME=VALUE" */
 
 static __always_inline bool scope_enters_at_exec(void)
 {
-	return scope_cgroup_id || scope_env_len;
+	return scope_cgroup_id || scope_env_hash;
 }
 
 /* cgroup v2 ids are unique only within the default hierarchy; v1
@@ -53,44 +52,45 @@ static __always_inline bool task_cgroup_in_scope(struct task_struct *task)
 	return scope_cgroup_id && cgroup_in_scope(BPF_CORE_READ(task, cgroups, dfl_cgrp));
 }
 
-/* Matching NAME=VALUE against an environment one byte at a time (bpf_loop:
- * an environment is too long for an unrolled loop).  `matched` is how much
- * of the pattern the current entry has matched so far, -1 once it cannot. */
+/* NAME=VALUE is matched by hashing each environment entry, one byte per
+ * bpf_loop step (an environment is too long for an unrolled loop).  A hash,
+ * not a byte compare against the pattern: the verifier would have to follow
+ * every position in the pattern separately, and gives up on long ones.  Two
+ * different entries share a 64-bit FNV-1a hash with negligible odds. */
+#define FNV64_OFFSET 0xcbf29ce484222325ULL
+#define FNV64_PRIME 0x100000001b3ULL
+
 struct env_match {
 	const char *env;
-	int matched;
+	__u64 hash;
 	bool found;
 };
 
-static long match_env_byte(__u32 i, struct env_match *m)
+static long hash_env_byte(__u32 i, struct env_match *m)
 {
-	char c;
+	unsigned char c;
 
 	if (bpf_probe_read_kernel(&c, 1, m->env + (i & (ENV_COPY_MAX - 1))))
 		return 1;
 	if (c == 0) {
-		if (m->matched == (int)scope_env_len) {
+		if (m->hash == scope_env_hash) {
 			m->found = true;
 			return 1;
 		}
-		m->matched = 0;
+		m->hash = FNV64_OFFSET;
 		return 0;
 	}
-	if (m->matched >= 0 && m->matched < (int)scope_env_len &&
-	    c == scope_env[m->matched & (SCOPE_ENV_MAX - 1)])
-		m->matched++;
-	else
-		m->matched = -1;
+	m->hash = (m->hash ^ c) * FNV64_PRIME;
 	return 0;
 }
 
 static __always_inline bool env_in_scope(const char *env, __u32 len)
 {
-	struct env_match m = { .env = env };
+	struct env_match m = { .env = env, .hash = FNV64_OFFSET };
 
-	if (!scope_env_len)
+	if (!scope_env_hash)
 		return false;
-	bpf_loop(len, match_env_byte, &m, 0);
+	bpf_loop(len, hash_env_byte, &m, 0);
 	return m.found;
 }
 

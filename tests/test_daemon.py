@@ -242,7 +242,7 @@ def test_two_thousand_short_processes(daemon: Daemon, users: list[User], workdir
     job = users[0].run(["sh", "-c", "i=0; while [ $i -lt 2000 ]; do i=$((i+1)); "
                         "dd if=/dev/zero of=many/f$i bs=100 count=1 status=none; done"],
                        cwd=workdir)
-    assert job.wait(120) == 0
+    assert job.wait(300) == 0  # seconds here; minutes on a machine loaded with other tracers
     logs = daemon.logs_with("many/f2000")
     assert len(logs) == 1
     log = read_log(logs[0])

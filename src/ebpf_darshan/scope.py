@@ -24,14 +24,21 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bpf_layout as L
 from .ranks import read_environ
 from .recorder import Process, Recording
 from .tracer import Tracer
 
 # Indices below this are given by user space to adopted processes.
 FIRST_KERNEL_PROC = 1 << 20
-CGROUP2_SUPER_MAGIC = 0x63677270
+FNV64_OFFSET, FNV64_PRIME = 0xCBF29CE484222325, 0x100000001B3
+
+
+def fnv1a_64(data: bytes) -> int:
+    """The hash scope.bpf.h matches environment entries by."""
+    h = FNV64_OFFSET
+    for byte in data:
+        h = ((h ^ byte) * FNV64_PRIME) & 0xFFFFFFFFFFFFFFFF
+    return h
 
 
 class ScopeError(ValueError):
@@ -225,15 +232,10 @@ class EnvScope(Scope):
         name, sep, _ = self.assignment.partition("=")
         if not name or not sep:
             raise ScopeError(f"--jobid-env {self.assignment!r}: expected NAME=VALUE")
-        if len(self.assignment.encode()) >= L.SCOPE_ENV_MAX:
-            raise ScopeError(f"--jobid-env: NAME=VALUE must be shorter than {L.SCOPE_ENV_MAX} bytes")
 
     def lifecycle_consts(self) -> dict[str, np.generic | np.ndarray]:
-        pattern = np.zeros(L.SCOPE_ENV_MAX, dtype=np.uint8)
-        raw = self.assignment.encode()
-        pattern[:len(raw)] = np.frombuffer(raw, dtype=np.uint8)
-        return {**super().lifecycle_consts(), "scope_env": pattern,
-                "scope_env_len": np.uint32(len(raw))}
+        return {**super().lifecycle_consts(),
+                "scope_env_hash": np.uint64(fnv1a_64(self.assignment.encode()))}
 
     def running(self) -> set[int]:
         wanted = self.assignment.encode()
@@ -253,13 +255,12 @@ class EnvScope(Scope):
         return f"processes with {self.assignment} in their environment"
 
 
-def record_scope(tracer: Tracer, scope: Scope, recording: Recording,
-                 stopped: Callable[[], bool], poll_ms: int,
-                 started: Callable[[], None] = lambda: None) -> None:
-    """Record the scope until it ends (or stopped() says so); started() is
-    called once what was running has been adopted."""
+def record_scope(tracer: Tracer, scope: Scope, recording: Recording, stopped: Callable[[], bool],
+                 ready: Callable[[], None], poll_ms: int) -> None:
+    """Record the scope until it ends (or stopped() says so); ready() is
+    called once the processes already running are traced."""
     scope.start(tracer, recording)
-    started()
+    ready()
     while not scope.ended(recording) and not stopped():
         recording.drain(tracer, poll_ms)
         scope.watch(tracer, recording)

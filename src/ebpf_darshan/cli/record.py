@@ -110,7 +110,7 @@ def _record_scope(tracer: Tracer, recording: Recording, scope: Scope,
     def started() -> None:
         print(f"ebpf-darshan: recording {scope.describe()}", file=sys.stderr, flush=True)
 
-    record_scope(tracer, scope, recording, stopped, POLL_MS, started)
+    record_scope(tracer, scope, recording, stopped, started, POLL_MS)
     first = next((p for p in recording.procs.values() if p.exe), None)
     argv = [first.exe] if first else [scope.describe()]
     return Launched(argv, mount_table(os.getpid()), first.pid if first else os.getpid(), 0,
