@@ -4,8 +4,9 @@ Prints, for 1-byte writes and 4 KiB preads, ns/call untraced and under
 `ebpf-darshan record`, the overhead, and its ratio to the +246 ns/op that
 Darshan's LD_PRELOAD costs on these machines (../shared/DESIGN.md); the cost
 of the STDIO module per 1-byte fwrite/fread (recorded with and without
---no-stdio); then the tax a recording puts on an untraced process's
-syscalls.  Untraced and traced
+--no-stdio); the cost of the MPI-IO module per 1-byte MPI_File_write_at
+(recorded with and without --no-mpiio); then the tax a recording puts on
+an untraced process's syscalls.  Untraced and traced
 runs alternate, and each figure is the best of RUNS: on a noisy shared
 machine the minimum is the stable estimate of what the code itself costs.
 """
@@ -22,6 +23,8 @@ HERE = Path(__file__).resolve().parent
 CALLS = 200_000
 # stdio calls cost microseconds each under uprobes: fewer of them
 STDIO_CALLS = 50_000
+MPIIO_CALLS = 20_000
+MPIRUN = ["mpirun", "--allow-run-as-root", "-np", "1"]
 RUNS = 7
 DARSHAN_PRELOAD_NS = 246.0
 TARGET_RATIO = 1.5
@@ -70,6 +73,15 @@ def main() -> None:
                 cmd, recorded(tmp, cmd, "--no-stdio"), recorded(tmp, cmd))
             print(f"{mode:<22}{base:>10.1f}{posix_only:>12.1f}{with_stdio:>12.1f}"
                   f"{with_stdio - posix_only:>+12.1f}")
+
+        mpi_loop = tmp / "mpiio_loop"
+        subprocess.run(["mpicc", "-O2", "-o", str(mpi_loop), str(HERE / "mpiio_loop.c")],
+                       check=True)
+        cmd = [*MPIRUN, str(mpi_loop), str(tmp / "mpiio.dat"), str(MPIIO_CALLS)]
+        base, off, on = best_of(cmd, recorded(tmp, cmd, "--no-mpiio"), recorded(tmp, cmd))
+        print(f"\n{'MPI_File_write_at, 1 byte':<26}{'untraced':>10}{'--no-mpiio':>12}"
+              f"{'MPI-IO on':>12}{'MPI-IO cost':>13}   (ns/call)")
+        print(f"{'':<26}{base:>10.1f}{off:>12.1f}{on:>12.1f}{on - off:>+13.1f}")
 
         print("\ntax on an untraced process while a recording runs elsewhere:")
         for mode in ("write1", "getppid"):

@@ -16,6 +16,7 @@
 #include "file_events.bpf.h"
 #include "library_hold.bpf.h"
 #include "darshan_timing.bpf.h"
+#include "darshan_tables.bpf.h"
 
 #ifndef __TARGET_ARCH_x86
 #error "syscall numbers below are x86-64's"
@@ -104,13 +105,6 @@ struct {
  * a waiter spins at most this many times before giving up on the call
  * (counted in health as H_CALLS_BUSY). */
 #define LOCK_SPINS 4096
-
-/* Upper bounds of Darshan's ten access-size buckets (the last is open). */
-#define SIZE_BUCKETS 10
-static const __s64 size_bucket_top[SIZE_BUCKETS - 1] = {
-	100, 1024, 10 * 1024, 100 * 1024, 1024 * 1024, 4 * 1024 * 1024,
-	10 * 1024 * 1024, 100 * 1024 * 1024, 1024 * 1024 * 1024,
-};
 
 enum call_class {
 	C_NONE, C_OPEN, C_CLOSE, C_READ, C_WRITE, C_SEEK, C_FSYNC, C_FDSYNC,
@@ -296,31 +290,6 @@ static __always_inline void stamp(struct posix_record *r, int start, int end,
 				  __u64 t1, __u64 t2)
 {
 	stamp_span(&r->times[start], &r->times[end], t1, t2);
-}
-
-/* Count one occurrence of v in a table of the first VALUE_TABLE_SLOTS
- * distinct values; the top four are chosen in user space. */
-static __always_inline void table_count(struct value_slot *table, __s64 v)
-{
-	for (int i = 0; i < VALUE_TABLE_SLOTS; i++) {
-		if (table[i].count == 0) {
-			table[i].value = v;
-			table[i].count = 1;
-			return;
-		}
-		if (table[i].value == v) {
-			table[i].count++;
-			return;
-		}
-	}
-}
-
-static __always_inline int size_bucket(__s64 n)
-{
-	for (int i = 0; i < SIZE_BUCKETS - 1; i++)
-		if (n <= size_bucket_top[i])
-			return i;
-	return SIZE_BUCKETS - 1;
 }
 
 struct access {

@@ -59,16 +59,21 @@ def record(log: Path, argv: list[str], *options: str, status: int = 0,
     return done
 
 
-def posix(log: Path) -> dict[tuple[int, str], dict[str, float]]:
-    """POSIX records of a log as PyDarshan reads them: (rank, name) -> counters."""
+def module_records(log: Path, module: str) -> dict[tuple[int, str], dict[str, float]]:
+    """A module's records as PyDarshan reads them: (rank, name) -> counters."""
     report = darshan.DarshanReport(str(log), read_all=True)
     names = report.name_records
     out: dict[tuple[int, str], dict[str, float]] = {}
-    for r in report.records.get("POSIX", []):
-        row = dict(zip(counter_names("POSIX"), (int(v) for v in r["counters"])))
-        row.update(zip(fcounter_names("POSIX"), (float(v) for v in r["fcounters"])))
+    for r in report.records.get(module, []):
+        row = dict(zip(counter_names(module), (int(v) for v in r["counters"])))
+        row.update(zip(fcounter_names(module), (float(v) for v in r["fcounters"])))
         out[(int(r["rank"]), names[r["id"]])] = row
     return out
+
+
+def posix(log: Path) -> dict[tuple[int, str], dict[str, float]]:
+    """POSIX records of a log as PyDarshan reads them: (rank, name) -> counters."""
+    return module_records(log, "POSIX")
 
 
 def file_alignment(path: Path) -> int:

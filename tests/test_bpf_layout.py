@@ -36,20 +36,31 @@ def btf_structs(obj: str) -> dict[str, tuple[int, dict[str, int]]]:
     return structs
 
 
-@pytest.mark.parametrize("obj", ["posix.bpf.o", "posix_compat.bpf.o", "lifecycle.bpf.o",
-                                 "stdio.bpf.o"])
+OBJECTS = ("posix.bpf.o", "posix_compat.bpf.o", "lifecycle.bpf.o", "stdio.bpf.o", "mpiio.bpf.o",
+           "hdf5.bpf.o")
+
+
+@pytest.fixture(scope="module")
+def object_structs() -> dict[str, dict[str, tuple[int, dict[str, int]]]]:
+    return {obj: btf_structs(obj) for obj in OBJECTS}
+
+
 @pytest.mark.parametrize("name, dtype", [("file_key", L.file_key), ("task_state", L.task_state),
                                          ("event", L.event), ("posix_record", L.posix_record),
                                          ("value_slot", L.value_slot),
                                          ("proc_origin", L.proc_origin),
-                                         ("stdio_record", L.stdio_record)])
-def test_dtype_matches_btf(obj: str, name: str, dtype: np.dtype) -> None:
-    structs = btf_structs(obj)
-    if name not in structs:
-        pytest.skip(f"{obj} does not use struct {name}")
-    size, members = structs[name]
-    assert dtype.itemsize == size
-    assert {field: dtype.fields[field][1] for field in members} == members
+                                         ("stdio_record", L.stdio_record),
+                                         ("mpiio_record", L.mpiio_record),
+                                         ("h5f_record", L.h5f_record),
+                                         ("h5d_record", L.h5d_record),
+                                         ("h5_shape", L.h5_shape)])
+def test_dtype_matches_btf(object_structs: dict, name: str, dtype: np.dtype) -> None:
+    """In every object that uses the struct, and at least one does."""
+    users = [structs[name] for structs in object_structs.values() if name in structs]
+    assert users, f"no BPF object uses struct {name}"
+    for size, members in users:
+        assert dtype.itemsize == size
+        assert {field: dtype.fields[field][1] for field in members} == members
 
 
 def test_this_kernel_takes_the_fast_object_with_every_program() -> None:

@@ -29,6 +29,9 @@ LAYER_POSIX, LAYER_STDIO, LAYER_MPIIO, LAYER_HDF5 = range(4)
 HOLD_PREFIXES = 4
 HOLD_PREFIX_LEN = 16
 
+# enum io_type
+IO_NONE, IO_READ, IO_WRITE = 0, 1, 2
+
 # enum extra_slot, in order: the log's metadata keys for them
 EXTRA_KEYS = ("extra_sendfile_calls", "extra_copy_file_range_calls", "extra_splice_calls",
               "extra_fallocate_calls", "extra_fallocate_bytes", "extra_ftruncate_calls")
@@ -113,4 +116,77 @@ stdio_record = np.dtype([
     ("last_read_end", "<u8"),
     ("last_write_end", "<u8"),
     ("last_meta_end", "<u8"),
+])
+
+# bpf/mpiio_layer.h
+MPIIO_KERNEL_COUNTERS = 39
+MPIIO_DEV = 0xFFFFFFFD
+# enum mpiio_op, cookie flags and enum mpi_abi
+MIO_OPEN, MIO_CLOSE, MIO_SYNC, MIO_SET_VIEW, MIO_RESIZE, MIO_READ, MIO_WRITE = range(1, 8)
+MIO_AT = 1 << 16
+MIO_LARGE_COUNT = 1 << 17
+MIO_COUNTER_SHIFT = 8
+MIO_ABI_SHIFT = 24
+ABI_OPENMPI, ABI_MPICH = 1, 2
+
+mpiio_record = np.dtype([
+    ("flags", "<u4"),
+    ("first_io_type", "<u4"),
+    ("counters", "<i8", (MPIIO_KERNEL_COUNTERS,)),
+    ("times", "<i8", (T_NUM_TIMES,)),
+    ("last_read_end", "<u8"),
+    ("last_write_end", "<u8"),
+    ("last_meta_end", "<u8"),
+    ("last_io_type", "<u8"),
+    ("open_ns", "<u8"),
+    ("unknown_sizes", "<i8"),
+    ("access", value_slot, (VALUE_TABLE_SLOTS,)),
+])
+
+# bpf/hdf5_layer.h
+(H5_FILE_CREATE, H5_FILE_OPEN, H5_FILE_FLUSH, H5_FILE_CLOSE, H5_GROUP_OPEN, H5_DSET_OPEN,
+ H5_OBJECT_OPEN, H5_DSET_READ, H5_DSET_WRITE, H5_DSET_FLUSH, H5_OBJECT_CLOSE, H5_SPACE_CREATE,
+ H5_PLIST_CREATE, H5_PLIST_COPY, H5_SET_CHUNK, H5_SET_LAYOUT, H5_ID_RELEASE) = range(1, 18)
+H5_DEPRECATED = 1 << 8
+H5_PARALLEL_LIB = 1 << 9
+H5_CREATE = 1 << 10
+H5D_MAX_DIMS = 5
+H5F_DEV, H5G_DEV, H5D_DEV = 0xFFFFFFFC, 0xFFFFFFFB, 0xFFFFFFFA
+H5_LOC_SHIFT = 32
+H5_SERIAL_MASK = 0xFFFFFFFF
+H5F_NUM_TIMES = 5
+
+h5f_record = np.dtype([
+    ("opens", "<i8"),
+    ("flushes", "<i8"),
+    ("use_mpiio", "<i8"),
+    ("times", "<i8", (H5F_NUM_TIMES,)),
+    ("last_meta_end", "<u8"),
+    ("open_ns", "<u8"),
+])
+
+h5_shape = np.dtype([
+    ("ndims", "<i8"),
+    ("npoints", "<i8"),
+    ("chunk", "<i8", (H5D_MAX_DIMS,)),
+])
+
+h5d_record = np.dtype([
+    ("flags", "<u4"),
+    ("first_io_type", "<u4"),
+    ("opens", "<i8"),
+    ("reads", "<i8"),
+    ("writes", "<i8"),
+    ("flushes", "<i8"),
+    ("rw_switches", "<i8"),
+    ("use_deprecated", "<i8"),
+    ("use_mpiio_collective", "<i8"),
+    ("times", "<i8", (T_NUM_TIMES,)),
+    ("last_read_end", "<u8"),
+    ("last_write_end", "<u8"),
+    ("last_meta_end", "<u8"),
+    ("last_io_type", "<u8"),
+    ("open_ns", "<u8"),
+    ("file_serial", "<u8"),
+    ("shape", h5_shape),
 ])

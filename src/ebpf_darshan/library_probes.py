@@ -57,6 +57,7 @@ class LibraryProbes:
         links: list[UprobeLink] = []
         try:
             offsets = self._functions(pid, mapped, layer)
+            library_bits = layer.library_cookie(mapped.path_from(pid))
             # one link per program: (offset, cookie) of each function it runs at
             sites: dict[tuple[str, bool], dict[int, int]] = {}
             for probe in layer.probes:
@@ -66,7 +67,8 @@ class LibraryProbes:
                 for program, ret in ((probe.entry, False), (probe.exit, True)):
                     if program:
                         # aliases (fopen/fopen64) share an address: probe it once
-                        sites.setdefault((program, ret), {}).setdefault(offset, probe.cookie)
+                        sites.setdefault((program, ret), {}).setdefault(
+                            offset, probe.cookie | library_bits)
             for (program, ret), at in sites.items():
                 links.append(obj.attach_uprobes(program, pid, mapped.path_from(pid),
                                                 list(at), list(at.values()), retprobe=ret))

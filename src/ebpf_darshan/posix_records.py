@@ -28,6 +28,9 @@ FILENOS = C["POSIX_FILENOS"]
 def top_values(values: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Darshan's top-4 common values, row by row: the most frequent nonzero
     values, ties broken by the larger value; empty slots are (0, 0)."""
+    short = max(TOP - values.shape[-1], 0)  # fewer candidates than slots: pad with empties
+    pad = [(0, 0)] * (values.ndim - 1) + [(0, short)]
+    values, counts = np.pad(values, pad), np.pad(counts, pad)
     counts = np.where(values == 0, 0, counts)
     order = np.lexsort((-values, -counts), axis=-1)[..., :TOP]
     top_v = np.take_along_axis(values, order, axis=-1)
@@ -50,9 +53,16 @@ def from_kernel(values: np.ndarray, ids: np.ndarray, ranks: np.ndarray,
         counters[:, count_first:count_first + TOP] = top_c
     counters[:, FILENOS] = NOT_MONITORED
     out["counters"] = counters
-    times = values["times"].astype(np.float64)
-    stamps = times[:, L.TIMESTAMPS]
-    times[:, L.TIMESTAMPS] = np.where(stamps > 0, (stamps - start_ktime) / NS_PER_S, 0.0)
-    times[:, L.DURATIONS] /= NS_PER_S
-    out["fcounters"][:, :L.T_NUM_TIMES] = times
+    out["fcounters"][:, :L.T_NUM_TIMES] = kernel_times(values["times"], start_ktime)
     return out
+
+
+def kernel_times(times_ns: np.ndarray, start_ktime: int) -> np.ndarray:
+    """Kernel times (enum posix_time, also the order of the MPI-IO and H5D
+    float counters) as Darshan's seconds: stamps since the job's start."""
+    times = times_ns.astype(np.float64)
+    stamps = times[..., L.TIMESTAMPS]
+    times[..., L.TIMESTAMPS] = np.where(stamps > 0, (stamps - start_ktime) / NS_PER_S, 0.0)
+    times[..., L.DURATIONS] /= NS_PER_S
+    return times
+

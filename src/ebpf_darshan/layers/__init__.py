@@ -5,8 +5,10 @@ library."""
 from __future__ import annotations
 
 from .base import LayerRecords, LayerResult, LibraryLayer, Probe
+from .hdf5 import Hdf5Layer
+from .mpiio import MpiioLayer
 from .stdio import StdioLayer
 
-ALL_LAYERS: tuple[type[LibraryLayer], ...] = (StdioLayer,)
+ALL_LAYERS: tuple[type[LibraryLayer], ...] = (StdioLayer, MpiioLayer, Hdf5Layer)
 
 __all__ = ["ALL_LAYERS", "LayerRecords", "LayerResult", "LibraryLayer", "Probe"]

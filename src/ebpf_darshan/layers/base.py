@@ -72,6 +72,11 @@ class LibraryLayer(ABC):
     def matches(self, basename: str) -> bool:
         return self.library.fullmatch(basename) is not None
 
+    def library_cookie(self, path: str) -> int:
+        """Bits OR'ed into every probe cookie on the library file at path
+        (what kind of library it is).  None by default."""
+        return 0
+
     def configure(self, obj: BpfObject) -> None:
         """Before load: resize maps, set constants.  Nothing by default."""
 
