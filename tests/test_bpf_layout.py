@@ -48,7 +48,6 @@ def object_structs() -> dict[str, dict[str, tuple[int, dict[str, int]]]]:
 @pytest.mark.parametrize("name, dtype", [("file_key", L.file_key), ("task_state", L.task_state),
                                          ("event", L.event), ("posix_record", L.posix_record),
                                          ("value_slot", L.value_slot),
-                                         ("proc_origin", L.proc_origin),
                                          ("stdio_record", L.stdio_record),
                                          ("mpiio_record", L.mpiio_record),
                                          ("h5f_record", L.h5f_record),

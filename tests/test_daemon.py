@@ -232,11 +232,12 @@ def test_metrics_endpoint(daemon: Daemon, users: list[User], workdir: Path) -> N
                   direction="write") >= 3072
 
 
-@pytest.mark.parametrize("daemon", [("--max-records", "1024")], indirect=True)
+@pytest.mark.parametrize("daemon", [("--max-records", "4096")], indirect=True)
 def test_two_thousand_short_processes(daemon: Daemon, users: list[User], workdir: Path) -> None:
-    """1024 record slots, 2,000 processes with several records each (the
+    """4096 record slots, 2,000 processes with about 5 records each (the
     file, libraries, locale files): only slots given back at each exit make
-    this fit."""
+    this fit.  (Slots come back after the daemon has seen the exit: 1024
+    were enough on an idle machine, not on one loaded by other tracers.)"""
     (workdir / "many").mkdir()
     (workdir / "many").chmod(0o777)
     job = users[0].run(["sh", "-c", "i=0; while [ $i -lt 2000 ]; do i=$((i+1)); "
