@@ -23,6 +23,19 @@
 #define WALK_MAX_DEPTH 48
 #define NAME_COPY_MAX 256
 
+/* An exec event carries the new program's environment (MPI ranks and job
+ * ids are read from it), up to this many bytes: a power of two, so the
+ * kernel can index it by masking. */
+#define ENV_COPY_MAX 16384
+
+/* Deepest cgroup below the one a recording is scoped to. */
+#define MAX_CGROUP_DEPTH 32
+
+/* parent_proc of a process that entered a recording by itself (its exec
+ * or its move into a scope's cgroup, or the daemon's uid rule), not by a
+ * traced parent's fork. */
+#define NO_PARENT 0xffffffff
+
 /* Indices of the Darshan POSIX counters the kernel updates. */
 enum posix_counter {
 	POSIX_OPENS = 0,
@@ -169,7 +182,9 @@ enum layer_id {
 /* Header of every ring-buffer event.  Path events append the path the
  * application gave (path_len bytes with its NUL) and then the walked
  * directory (walk_len bytes): the directory the path is relative to, or the
- * whole file path for EV_FILE. */
+ * whole file path for EV_FILE.  EV_EXEC appends the program's file name
+ * (path_len) and then its environment (walk_len bytes, NUL separated;
+ * walk_truncated if it was longer than ENV_COPY_MAX). */
 struct event {
 	__u32 kind;
 	__u32 proc;
@@ -178,7 +193,7 @@ struct event {
 	__u64 end_ns;
 	__u32 pid;        /* tgid */
 	__u32 tid;
-	__u32 parent_proc;  /* EV_FORK */
+	__u32 parent_proc;  /* EV_FORK; NO_PARENT if the process entered the scope */
 	__u16 path_len;
 	__u16 walk_len;
 	__u8 walk_truncated;
@@ -189,6 +204,14 @@ struct event {
 };
 
 #define EVENT_MAX_LEN (sizeof(struct event) + PATH_BUF_LEN + WALK_BUF_LEN)
+
+/* Follows the header of every EV_FORK: what a node-wide recorder needs to
+ * put the new process in a job, read while the process surely exists. */
+struct proc_origin {
+	__u64 cgroup_id;      /* its cgroup (v2): a batch job's cgroup holds all its steps */
+	__u32 uid;
+	__u32 parent_leads_session;  /* the parent is its session's leader (a login shell) */
+};
 
 /* What Darshan has no counter for, totalled over the recording (one u64
  * slot each in the `extras` array), reported as log metadata. */

@@ -87,8 +87,17 @@ struct {
 	__type(value, __u64);
 } extras SEC(".maps");
 
-/* Slots are handed out in order and never given back. */
+/* Slots are handed out in order.  A long-running recorder gives back the
+ * slots of processes that have ended (zeroed, their index entries gone)
+ * through free_slots, which new records take first; a one-job recording
+ * never does, and finds the queue empty. */
 __u32 next_slot = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, MAX_RECORDS_DEFAULT);
+	__type(value, __u32);
+} free_slots SEC(".maps");
 
 /* A record lock is a word taken with compare-and-swap rather than a
  * bpf_spin_lock, which disables interrupts and costs as much again as
@@ -180,7 +189,8 @@ get_record(struct file_key *key, struct file *f, __s64 blksize, bool *created, b
 		*slotp = *found;
 		return slot_record(*found);
 	}
-	slot = __sync_fetch_and_add(&next_slot, 1);
+	if (bpf_map_pop_elem(&free_slots, &slot))
+		slot = __sync_fetch_and_add(&next_slot, 1);
 	r = slot_record(slot);
 	if (!r)
 		goto full;
@@ -193,7 +203,8 @@ get_record(struct file_key *key, struct file *f, __s64 blksize, bool *created, b
 		return r;
 	}
 	/* Another thread of the process made it first (its slot wins; ours
-	 * stays unused), or the index is full. */
+	 * goes back to the free slots), or the index is full. */
+	bpf_map_push_elem(&free_slots, &slot, 0);
 	found = bpf_map_lookup_elem(&record_index, key);
 	if (found) {
 		*slotp = *found;

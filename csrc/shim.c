@@ -227,6 +227,28 @@ int edb_map_lookup(int fd, const void *key, void *value, unsigned long long flag
 	return err ? fail(-errno, "map lookup", NULL) : 0;
 }
 
+/* Delete count keys (laid out back to back) from a hash map at once. */
+int edb_map_delete_batch(int fd, const void *keys, unsigned int count)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 n = count;
+
+	if (count && bpf_map_delete_batch(fd, keys, &n, &opts))
+		return fail(-errno, "map batch delete", NULL);
+	return 0;
+}
+
+/* Push count values onto a queue map. */
+int edb_queue_push(int fd, const void *values, size_t value_size, unsigned int count)
+{
+	unsigned int i;
+
+	for (i = 0; i < count; i++)
+		if (bpf_map_update_elem(fd, NULL, (const char *)values + i * value_size, BPF_ANY))
+			return fail(-errno, "queue push", NULL);
+	return 0;
+}
+
 /* Copy every entry of a hash map into keys/values (capacity entries at
  * most) in batches.  Returns the number of entries copied. */
 long edb_map_dump(int fd, void *keys, size_t key_size, void *values, size_t value_size,

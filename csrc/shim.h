@@ -20,6 +20,8 @@ void edb_close(struct edb_object *obj);
 
 int edb_map_update(int fd, const void *key, const void *value, unsigned long long flags);
 int edb_map_lookup(int fd, const void *key, void *value, unsigned long long flags);
+int edb_map_delete_batch(int fd, const void *keys, unsigned int count);
+int edb_queue_push(int fd, const void *values, size_t value_size, unsigned int count);
 long edb_map_dump(int fd, void *keys, size_t key_size, void *values, size_t value_size,
                   size_t capacity);
 

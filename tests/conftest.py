@@ -30,6 +30,20 @@ def bins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def mpi_bins(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every tests/workloads/mpi/*.c compiled with mpicc."""
+    out = tmp_path_factory.mktemp("mpibin")
+    for src in sorted((WORKLOADS / "mpi").glob("*.c")):
+        subprocess.run(["mpicc", "-O1", "-o", str(out / src.stem), str(src)], check=True)
+    return out
+
+
+def mpirun(nprocs: int, *argv: str) -> list[str]:
+    """An Open MPI launch that works as root on a small machine."""
+    return ["mpirun", "-np", str(nprocs), "--allow-run-as-root", "--oversubscribe", *argv]
+
+
 def ebpf_darshan(*args: str, **kwargs) -> subprocess.CompletedProcess:
     """Run the ebpf-darshan command line as a user would."""
     kwargs.setdefault("stdout", subprocess.PIPE)

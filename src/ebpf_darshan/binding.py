@@ -16,6 +16,10 @@ from ._shim import ffi, lib
 
 # Map update flags from <linux/bpf.h>.
 BPF_ANY = 0
+BPF_NOEXIST = 1
+BPF_F_LOCK = 4
+# pidfd_open flag (Linux 6.9): a pidfd for one thread rather than a process.
+PIDFD_THREAD = os.O_EXCL
 
 
 class BpfError(RuntimeError):
@@ -127,6 +131,16 @@ def map_lookup(fd: int, key: np.ndarray, value_dtype: np.dtype, flags: int = 0) 
     return value
 
 
+def map_delete(fd: int, keys: np.ndarray) -> None:
+    """Delete every key of the array from a hash map."""
+    _check(lib.edb_map_delete_batch(fd, ffi.from_buffer(keys), len(keys)))
+
+
+def queue_push(fd: int, values: np.ndarray) -> None:
+    """Push every value of the array onto a queue map."""
+    _check(lib.edb_queue_push(fd, ffi.from_buffer(values), values.dtype.itemsize, len(values)))
+
+
 def map_dump(fd: int, key_dtype: np.dtype, value_dtype: np.dtype, capacity: int
              ) -> tuple[np.ndarray, np.ndarray]:
     """All entries of a hash map, read in batches into numpy arrays."""
@@ -179,6 +193,7 @@ class EventStream:
             self._ev = ffi.NULL
 
 
-def task_key(pid: int) -> np.ndarray:
-    """Key of a task-storage map: a pidfd for the task (caller closes it)."""
-    return np.array([os.pidfd_open(pid)], dtype=np.int32)
+def task_key(pid: int, thread: bool = False) -> np.ndarray:
+    """Key of a task-storage map: a pidfd for the process, or for the one
+    thread `pid` names (caller closes it)."""
+    return np.array([os.pidfd_open(pid, PIDFD_THREAD if thread else 0)], dtype=np.int32)

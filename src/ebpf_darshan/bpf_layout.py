@@ -11,6 +11,8 @@ POSIX_NUM_COUNTERS = 69
 VALUE_TABLE_SLOTS = 32
 T_NUM_TIMES = 13
 RECORD_EXCLUDED = 1
+ENV_COPY_MAX = 16384
+NO_PARENT = 0xFFFFFFFF
 
 # enum posix_time: eight timestamps (T_OPEN_START..T_CLOSE_END), then
 # durations (T_READ_TIME..T_MAX_WRITE_TIME)
@@ -38,6 +40,8 @@ EXTRA_KEYS = ("extra_sendfile_calls", "extra_copy_file_range_calls", "extra_spli
 H_RECORDS_DROPPED, H_EVENTS_DROPPED, H_PROCS_DROPPED, H_CALLS_BUSY = 0, 1, 2, 3
 H_LAYER_RECORDS_DROPPED = 4
 H_NUM_SLOTS = 5
+
+proc_origin = np.dtype([("cgroup_id", "<u8"), ("uid", "<u4"), ("parent_leads_session", "<u4")])
 
 file_key = np.dtype([("proc", "<u4"), ("dev", "<u4"), ("ino", "<u8")])
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -12,8 +12,11 @@ from . import bpf_layout as L
 from . import posix_records as P
 from .darshan import Job, Log, record_id
 from .darshan.modules import MODULE_IDS
+from .job import job_id
 from .layers import LayerResult
+from .ranks import Ranks, assign_ranks
 from .recorder import Recording
+from .shared_reduction import combine_same_file, reduce_shared
 
 POSIX_PARTIAL_BIT = 1 << 1  # module id 1
 
@@ -24,6 +27,8 @@ class JobFacts:
     jobid: int
     argv: list[str]
     mounts: list[tuple[str, str]]
+    shared_reduction: bool = True
+    metadata: dict[str, str] = field(default_factory=dict)  # extra lines (a node's)
 
 
 def _unnamed(key: np.void) -> str:
@@ -46,25 +51,43 @@ def _named_records(rec: Recording, keys: np.ndarray, values: np.ndarray
     return keys[keep], values[keep], kept_names, unnamed
 
 
-def _apply_renames(rec: Recording, by_file: dict[tuple[int, str], np.void],
-                   rank_of: dict[int, int]) -> None:
+def _apply_renames(rec: Recording, by_file: dict[tuple[int, int], np.void],
+                   names: dict[int, str], rank_of: dict[int, int]) -> None:
     """Darshan's rename counters: the source must have a record already."""
     for r in rec.renames:
-        src = by_file.get((r.proc, r.old))
-        if src is None or r.proc not in rank_of or rec.path_filter.excluded(r.new):
+        if r.proc not in rank_of or rec.path_filter.excluded(r.new):
+            continue
+        rank = rank_of[r.proc]
+        src = by_file.get((rank, record_id(r.old)))
+        if src is None:
             continue
         src["counters"][P.C["POSIX_RENAME_SOURCES"]] += 1
         src["fcounters"][P.F["POSIX_F_META_TIME"]] += (r.end_ns - r.start_ns) / P.NS_PER_S
-        dst = by_file.get((r.proc, r.new))
+        dst_id = record_id(r.new)
+        dst = by_file.get((rank, dst_id))
         if dst is None:
             dst = np.zeros(1, dtype=P.DTYPE)[0]
-            dst["id"] = record_id(r.new)
-            dst["rank"] = rank_of[r.proc]
-            by_file[(r.proc, r.new)] = dst
+            dst["id"] = dst_id
+            dst["rank"] = rank
+            by_file[(rank, dst_id)] = dst
+            names[dst_id] = r.new
         dst["counters"][P.C["POSIX_RENAME_TARGETS"]] += 1
         if dst["counters"][P.C["POSIX_RENAMED_FROM"]] == 0:
             dst["counters"][P.C["POSIX_RENAMED_FROM"]] = np.int64(
                 np.uint64(record_id(r.old)).view(np.int64))
+
+
+def _rank_metadata(ranks: Ranks, launcher_records: int, reduce: bool) -> dict[str, str]:
+    if not ranks.from_environment:
+        return {"ranks": "one per traced process that did I/O, in order of creation"}
+    out = {"ranks": f"MPI ranks from {ranks.variable}",
+           "shared_reduction": "on" if reduce else "off"}
+    if ranks.job_key:
+        out["job"] = ranks.job_key
+    if ranks.launchers:
+        out["launcher_io"] = (f"{launcher_records} records of {len(ranks.launchers)} "
+                              "launcher/helper processes left out")
+    return out
 
 
 def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.ndarray,
@@ -74,25 +97,33 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
     (Tracer.extras()), written as metadata lines; layers: the library
     layers' results (Tracer.collect_layers())."""
     keys, values, names, unnamed = _named_records(rec, keys, values)
-    procs = sorted(set(int(p) for p in keys["proc"]).union(*(r.procs() for r in layers)))
-    rank_of = {proc: rank for rank, proc in enumerate(procs)}
+    with_io = rec.creation_order({int(p) for p in keys["proc"]}.union(
+        *(r.procs() for r in layers)))
+    ranks = assign_ranks({p: pr.environ for p, pr in rec.procs.items() if pr.environ is not None},
+                         with_io)
+    is_rank = np.array([int(p) in ranks.rank_of for p in keys["proc"]], dtype=bool)
+    launcher_records = int((~is_rank).sum())
+    keys, values = keys[is_rank], values[is_rank]
+    names = [n for n, keep in zip(names, is_rank) if keep]
     ids = np.array([record_id(n) for n in names], dtype=np.uint64)
-    ranks = np.array([rank_of[int(p)] for p in keys["proc"]], dtype=np.int64)
-    converted = P.from_kernel(values, ids, ranks, rec.start_ktime)
+    rank_arr = np.array([ranks.rank_of[int(p)] for p in keys["proc"]], dtype=np.int64)
+    converted = P.from_kernel(values, ids, rank_arr, rec.start_ktime)
+    name_table = dict(zip((int(i) for i in ids), names))
 
-    groups: dict[tuple[int, str], list[int]] = {}
-    for i, (proc, name) in enumerate(zip(keys["proc"], names)):
-        groups.setdefault((int(proc), name), []).append(i)
-    by_file = {k: (converted[ix[0]].copy() if len(ix) == 1 else P.reduce_file(converted[ix]))
-               for k, ix in groups.items()}
-    _apply_renames(rec, by_file, rank_of)
+    same_file = np.zeros(len(converted), dtype=[("rank", "<i8"), ("id", "<u8")])
+    same_file["rank"], same_file["id"] = rank_arr, ids
+    combined = combine_same_file(converted, same_file, P.POSIX)
+    by_file = {(int(r["rank"]), int(r["id"])): r.copy() for r in combined}
+    _apply_renames(rec, by_file, name_table, ranks.rank_of)
     records = np.array(list(by_file.values()), dtype=P.DTYPE)
-    name_table = {int(r["id"]): name for (_, name), r in by_file.items()}
+    reduce = ranks.from_environment and facts.shared_reduction
+    if reduce and len(records):
+        records = reduce_shared(records, P.POSIX, ranks.nprocs)
     modules = {"POSIX": records} if len(records) else {}
     partial = 0
     layer_lost: dict[str, int] = {"lost_layer_records": int(health[L.H_LAYER_RECORDS_DROPPED])}
     for result in layers:
-        out = result.records(rec, rank_of)
+        out = result.records(rec, ranks.rank_of)
         modules.update(out.modules)
         name_table.update(out.names)
         layer_lost.update(out.lost)
@@ -107,15 +138,20 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
             "lost_tasks": int(health[L.H_PROCS_DROPPED]),
             "lost_busy_calls": int(health[L.H_CALLS_BUSY]), **layer_lost}
     metadata = {"lib_ver": f"ebpf-darshan-{__version__}",
-                "collector": "ebpf-darshan (kernel syscall tracing, no interposition)",
-                "ranks": "one per traced process that did I/O, in order of creation"}
+                "collector": "ebpf-darshan (kernel syscall tracing, no interposition)"}
+    metadata.update(_rank_metadata(ranks, launcher_records, reduce))
+    metadata.update(facts.metadata)
     metadata.update({k: str(v) for k, v in lost.items() if v > 0})
     extra = dict(extras or {}, extra_unlink_calls=rec.unlinks,
                  extra_mmap_read_bytes=int(values["mmap_read_bytes"].sum()),
                  extra_mmap_dirtied_bytes=int(values["mmap_dirtied_bytes"].sum()))
     metadata.update({k: str(v) for k, v in extra.items() if v > 0})
+    if rec.env_truncated:
+        metadata["env_truncated"] = f"{rec.env_truncated} environments longer than {L.ENV_COPY_MAX} bytes"
+    # The ranks' batch job id, when the recorder runs outside the job.
+    name, _, value = ranks.job_key.partition("=")
     job = Job(uid=facts.uid, start_ns=rec.start_epoch_ns, end_ns=rec.end_epoch_ns,
-              nprocs=max(len(procs), 1), jobid=facts.jobid, metadata=metadata,
+              nprocs=ranks.nprocs, jobid=job_id({name: value}, facts.jobid), metadata=metadata,
               exe=" ".join(facts.argv), mounts=facts.mounts)
     if any(v > 0 for k, v in lost.items() if k not in layer_lost):
         partial |= POSIX_PARTIAL_BIT

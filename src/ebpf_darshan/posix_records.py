@@ -1,5 +1,4 @@
-"""Kernel POSIX records (bpf_layout.posix_record) to Darshan POSIX records,
-and the reduction of several Darshan records of one file into one."""
+"""Kernel POSIX records (bpf_layout.posix_record) to Darshan POSIX records."""
 
 from __future__ import annotations
 
@@ -24,23 +23,6 @@ NS_PER_S = 1e9
 # uprobes, so at the syscall level POSIX_FILENOS is "not monitored".
 NOT_MONITORED = -1
 FILENOS = C["POSIX_FILENOS"]
-# Darshan's reductions force negative sums of counters 0..11 to -1.
-OPERATION_COUNTERS = slice(0, C["POSIX_RENAMED_FROM"])
-
-# Counters combined by max, or taken from one input, when records of one
-# file are reduced; everything else among the integer counters is summed.
-MAX_COUNTERS = [C["POSIX_MAX_BYTE_READ"], C["POSIX_MAX_BYTE_WRITTEN"]]
-ONE_INPUT_COUNTERS = [C["POSIX_MODE"], C["POSIX_MEM_ALIGNMENT"], C["POSIX_FILE_ALIGNMENT"],
-                      C["POSIX_RENAMED_FROM"]]
-RANK_COUNTERS = [C["POSIX_FASTEST_RANK"], C["POSIX_FASTEST_RANK_BYTES"],
-                 C["POSIX_SLOWEST_RANK"], C["POSIX_SLOWEST_RANK_BYTES"]]
-START_TIMES = [F["POSIX_F_OPEN_START_TIMESTAMP"], F["POSIX_F_READ_START_TIMESTAMP"],
-               F["POSIX_F_WRITE_START_TIMESTAMP"], F["POSIX_F_CLOSE_START_TIMESTAMP"]]
-END_TIMES = [F["POSIX_F_OPEN_END_TIMESTAMP"], F["POSIX_F_READ_END_TIMESTAMP"],
-             F["POSIX_F_WRITE_END_TIMESTAMP"], F["POSIX_F_CLOSE_END_TIMESTAMP"]]
-SUM_TIMES = [F["POSIX_F_READ_TIME"], F["POSIX_F_WRITE_TIME"], F["POSIX_F_META_TIME"]]
-MAX_TIMES = {F["POSIX_F_MAX_READ_TIME"]: C["POSIX_MAX_READ_TIME_SIZE"],
-             F["POSIX_F_MAX_WRITE_TIME"]: C["POSIX_MAX_WRITE_TIME_SIZE"]}
 
 
 def top_values(values: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,43 +66,3 @@ def kernel_times(times_ns: np.ndarray, start_ktime: int) -> np.ndarray:
     times[..., L.DURATIONS] /= NS_PER_S
     return times
 
-
-def _merge_tables(records: np.ndarray, first: int, count_first: int) -> tuple[np.ndarray, np.ndarray]:
-    values = records["counters"][:, first:first + TOP].ravel()
-    counts = records["counters"][:, count_first:count_first + TOP].ravel()
-    uniq, inverse = np.unique(values, return_inverse=True)
-    summed = np.bincount(inverse, weights=counts).astype(np.int64)
-    return top_values(uniq[None, :], summed[None, :])
-
-
-def reduce_file(records: np.ndarray) -> np.void:
-    """One record from several records of the same file, by Darshan's
-    reduction rules (sums, max, earliest start, latest end, merged tables)."""
-    out = records[0].copy()
-    counters = records["counters"]
-    summed = counters.sum(axis=0)
-    summed[MAX_COUNTERS] = counters[:, MAX_COUNTERS].max(axis=0)
-    for i in ONE_INPUT_COUNTERS:
-        nonzero = counters[:, i][counters[:, i] != 0]
-        summed[i] = nonzero[0] if len(nonzero) else 0
-    summed[RANK_COUNTERS] = 0
-    ops = summed[OPERATION_COUNTERS]
-    ops[ops < 0] = NOT_MONITORED
-    for first, count_first in ((ACCESS, ACCESS_COUNT), (STRIDE, STRIDE_COUNT)):
-        top_v, top_c = _merge_tables(records, first, count_first)
-        summed[first:first + TOP] = top_v[0]
-        summed[count_first:count_first + TOP] = top_c[0]
-    fc = records["fcounters"]
-    merged = np.zeros_like(fc[0])
-    for i in START_TIMES:
-        nonzero = fc[:, i][fc[:, i] > 0]
-        merged[i] = nonzero.min() if len(nonzero) else 0.0
-    merged[END_TIMES] = fc[:, END_TIMES].max(axis=0)
-    merged[SUM_TIMES] = fc[:, SUM_TIMES].sum(axis=0)
-    for ftime, size in MAX_TIMES.items():
-        slowest = int(np.argmax(fc[:, ftime]))
-        merged[ftime] = fc[slowest, ftime]
-        summed[size] = counters[slowest, size]
-    out["counters"] = summed
-    out["fcounters"] = merged
-    return out

@@ -15,6 +15,7 @@ from . import bpf_layout as L
 from .launch import HeldCommand
 from .mounts import Namespaces
 from .names import PathFilter, join_walk, printable, record_name
+from .ranks import parse_environ
 from .tracer import Tracer
 
 POLL_MS = 100
@@ -24,9 +25,11 @@ EVENT_HEADER = L.event.itemsize
 @dataclass
 class Process:
     pid: int
-    parent: int | None
+    parent: int | None  # None: launched by us, found running, or entered the scope
     exe: str = ""
     ended_ns: int = 0
+    # The rank and job variables of its environment (ranks.py); None until known.
+    environ: dict[str, str] | None = None
 
 
 @dataclass
@@ -75,6 +78,10 @@ class Recording:
     excluded_drops: int = 0
     unlinks: int = 0
     namespaces: Namespaces = field(default_factory=Namespaces)
+    env_truncated: int = 0  # execs whose environment was longer than the kernel copies
+    # (index, kernel time) of processes that entered a scope by themselves,
+    # for the scope to finish adopting (scope.py)
+    entered: list[tuple[int, int]] = field(default_factory=list)
     watchers: list[ProcessWatcher] = field(default_factory=list)
     # names of records of the library layers, by layer id, keyed like names
     layer_names: dict[int, dict[tuple[int, int, int], str]] = field(default_factory=dict)
@@ -134,10 +141,17 @@ class Recording:
                 self.renames.append(Rename(proc, src[1], printable(record_name(path, walk)),
                                            int(ev["start_ns"]), int(ev["end_ns"])))
         elif kind == L.EV_FORK:
-            self.procs[proc] = Process(int(ev["pid"]), int(ev["parent_proc"]))
+            parent = int(ev["parent_proc"])
+            known = self.procs.get(parent)
+            self.procs[proc] = Process(int(ev["pid"]), None if parent == L.NO_PARENT else parent,
+                                       environ=known.environ if known else None)
+            if parent == L.NO_PARENT:
+                self.entered.append((proc, int(ev["start_ns"])))
         elif kind == L.EV_EXEC:
             if proc in self.procs:
                 self.procs[proc].exe = printable(path.decode(errors="surrogateescape"))
+                self.procs[proc].environ = parse_environ(walk)
+                self.env_truncated += int(ev["walk_truncated"])
         elif kind == L.EV_EXIT:
             if proc in self.procs:
                 self.procs[proc].ended_ns = int(ev["end_ns"])
@@ -146,6 +160,12 @@ class Recording:
     def drain(self, tracer: Tracer, timeout_ms: int) -> None:
         for raw in tracer.poll(timeout_ms):
             self.handle(raw, tracer)
+
+    def creation_order(self, procs: set[int]) -> list[int]:
+        """procs in the order they were created (as their events came);
+        processes whose fork event was lost last, by index."""
+        order = {p: i for i, p in enumerate(self.procs)}
+        return sorted(procs, key=lambda p: (order.get(p, len(order)), p))
 
 
 def run(tracer: Tracer, command: HeldCommand, recording: Recording, exe: str) -> None:

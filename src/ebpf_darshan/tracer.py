@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import bpf_layout as L
-from .binding import BpfError, BpfObject, EventStream, MappedArray, map_dump, map_lookup, \
-    map_update, task_key
+from .binding import BPF_ANY, BPF_NOEXIST, BpfError, BpfObject, EventStream, \
+    MappedArray, map_delete, map_dump, map_lookup, map_update, queue_push, task_key
 from .layers.base import LayerResult, LibraryLayer
 
 SHARED_MAPS = ("task_states", "events", "health")
@@ -30,6 +30,8 @@ class TracerOptions:
     max_records: int = DEFAULT_MAX_RECORDS
     event_buffer_mb: int = DEFAULT_EVENT_BUFFER_MB
     mem_alignment: int = 8
+    # lifecycle.bpf.c's `const volatile` settings, by name (a scope's)
+    lifecycle_consts: dict[str, np.generic | np.ndarray] = field(default_factory=dict)
     layers: list[LibraryLayer] = field(default_factory=list)
     hold_at_exec: bool = False  # stop each process after exec until user space continues it
 
@@ -57,6 +59,8 @@ class Tracer:
             lifecycle = self._open("lifecycle.bpf.o")
             lifecycle.resize_map("events", options.event_buffer_mb * 1024 * 1024)
             lifecycle.set_const("hold_at_exec", np.bool_(options.hold_at_exec))
+            for name, value in options.lifecycle_consts.items():
+                lifecycle.set_const(name, value)
             lifecycle.load()
             posix = self._load_posix(lifecycle)
             self.layers = [(layer, self._load_layer(layer, lifecycle))
@@ -67,6 +71,7 @@ class Tracer:
             self._records = MappedArray(posix.map_fd("records"), L.posix_record,
                                         options.max_records)
             self._index_fd = posix.map_fd("record_index")
+            self._free_fd = posix.map_fd("free_slots")
             self._tasks_fd = lifecycle.map_fd("task_states")
             self._health_fd = lifecycle.map_fd("health")
             self._extras_fd = posix.map_fd("extras")
@@ -86,6 +91,7 @@ class Tracer:
                 posix.share_map(name, lifecycle)
             posix.resize_map("records", self.options.max_records)
             posix.resize_map("record_index", self.options.max_records)
+            posix.resize_map("free_slots", self.options.max_records)
             posix.set_const("mem_alignment", np.int64(self.options.mem_alignment))
             for prog in OPTIONAL_PROGRAMS:
                 posix.set_autoload(prog, optional)
@@ -133,11 +139,26 @@ class Tracer:
 
     def trace_process(self, pid: int, proc: int) -> None:
         """Trace pid (and, from now on, everything it starts) as proc."""
+        self._set_task(task_key(pid), proc, BPF_ANY)
+
+    def trace_thread(self, tid: int, proc: int) -> bool:
+        """Trace one running thread as part of proc, unless it is traced
+        already; False if it is gone or was traced."""
+        try:
+            key = task_key(tid, thread=True)
+        except OSError:
+            return False
+        try:
+            self._set_task(key, proc, BPF_NOEXIST)
+        except BpfError:
+            return False
+        return True
+
+    def _set_task(self, key: np.ndarray, proc: int, flags: int) -> None:
         state = np.zeros(1, dtype=L.task_state)
         state["proc"] = proc
-        key = task_key(pid)
         try:
-            map_update(self._tasks_fd, key, state)
+            map_update(self._tasks_fd, key, state, flags)
         finally:
             os.close(int(key[0]))
 
@@ -158,6 +179,29 @@ class Tracer:
                                self.options.max_records)
         assert self._records is not None
         return keys, self._records.array[slots]
+
+    def take_records(self, procs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The records of ended processes, taken out of the maps: their index
+        entries are deleted and their slots zeroed and given back for new
+        records.  Only for processes with no thread left, so that nothing
+        touches these slots any more (a thread's cached last slot dies with
+        it)."""
+        keys, slots = map_dump(self._index_fd, L.file_key, np.dtype(np.uint32),
+                               self.options.max_records)
+        mine = np.isin(keys["proc"], procs)
+        keys, slots = keys[mine], slots[mine]
+        assert self._records is not None
+        values = self._records.array[slots]
+        map_delete(self._index_fd, keys)
+        self._records.array[slots] = np.zeros(1, dtype=L.posix_record)
+        queue_push(self._free_fd, slots)
+        return keys, values
+
+    def record_count(self) -> int:
+        """Records in use: the fill of the maps."""
+        keys, _ = map_dump(self._index_fd, L.file_key, np.dtype(np.uint32),
+                           self.options.max_records)
+        return len(keys)
 
     def health(self) -> np.ndarray:
         return _array_values(self._health_fd, L.H_NUM_SLOTS)

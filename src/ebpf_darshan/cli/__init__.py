@@ -6,10 +6,11 @@ import argparse
 import sys
 
 from .. import __version__
-from . import parse, record
+from . import attach, daemon, merge, parse, query, record, top
 from .errors import CliError
 
-VERBS = {"record": record, "parse": parse}
+VERBS = {"record": record, "merge": merge, "parse": parse, "attach": attach, "daemon": daemon,
+         "query": query, "top": top}
 
 
 class _Parser(argparse.ArgumentParser):

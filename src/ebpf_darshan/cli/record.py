@@ -1,14 +1,19 @@
 """`ebpf-darshan record -o job.darshan -- CMD...`: run CMD, count its I/O in
-the kernel, write a Darshan log, exit with CMD's status."""
+the kernel, write a Darshan log, exit with CMD's status.  With --pid,
+--cgroup or --jobid-env it records processes it did not launch (one node's
+share of a job) until they are gone, and exits 0."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
+import socket
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..binding import BpfError
 from ..darshan import write_log
 from ..job import default_log_name, invoking_user, job_id
 from ..launch import HeldCommand
@@ -16,12 +21,22 @@ from ..layers import ALL_LAYERS
 from ..library_probes import LibraryProbes
 from ..log_builder import JobFacts, build_log
 from ..mounts import merge_tables, mount_table
-from ..names import PathFilter
-from ..recorder import Recording, run as run_recording
-from ..tracer import DEFAULT_EVENT_BUFFER_MB, DEFAULT_MAX_RECORDS, Tracer, TracerOptions
+from ..recorder import POLL_MS, Recording, run as run_recording
+from ..scope import CgroupScope, EnvScope, PidScope, Scope, ScopeError, record_scope
+from ..tracer import Tracer, TracerOptions
 from .errors import CliError
+from .tracer_args import add_layer_options, add_tracer_options, check_system, path_filter_of, start_tracer, \
+    tracer_options
 
-BTF_PATH = "/sys/kernel/btf/vmlinux"
+
+@dataclass
+class Launched:
+    """What the log needs to know about how the recording ran."""
+    argv: list[str]
+    mounts: list[tuple[str, str]]
+    pid: int
+    exit_code: int
+    metadata: dict[str, str]
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -30,19 +45,22 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
     out.add_argument("-o", "--output", help="log file to write")
     out.add_argument("--log-dir", help="directory for a log named the way Darshan names them "
                      "(default: the current directory)")
-    p.add_argument("--include", action="append", default=[], metavar="PREFIX",
-                   help="record paths under PREFIX even if excluded by default")
-    p.add_argument("--exclude", action="append", default=[], metavar="PREFIX",
-                   help="do not record paths under PREFIX")
-    p.add_argument("--max-records", type=int, default=DEFAULT_MAX_RECORDS, metavar="N",
-                   help="kernel record slots, one per (process, file), 1.7 KiB each, "
-                   f"allocated up front (default {DEFAULT_MAX_RECORDS})")
-    p.add_argument("--event-buffer-mb", type=int, default=DEFAULT_EVENT_BUFFER_MB, metavar="MB",
-                   help=f"ring buffer for names and process events (default {DEFAULT_EVENT_BUFFER_MB})")
-    for layer in ALL_LAYERS:
-        p.add_argument(f"--no-{layer.name}", action="store_true",
-                       help=f"turn off the {layer.description} (on by default; "
-                       "costs microseconds per call, see docs/performance.md)")
+    add_tracer_options(p)
+    add_layer_options(p)
+    p.add_argument("--no-shared-reduction", action="store_true",
+                   help="keep every MPI rank's record of a file all ranks opened, instead of "
+                   "one rank -1 record")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("--pid", type=int, metavar="PID",
+                       help="instead of CMD: record running process PID and its descendants")
+    scope.add_argument("--cgroup", metavar="PATH",
+                       help="instead of CMD: record the processes of a cgroup v2 directory "
+                       "(e.g. a Slurm job's), until it is empty")
+    scope.add_argument("--jobid-env", metavar="NAME=VALUE",
+                       help="instead of CMD: record processes with NAME=VALUE in their "
+                       "environment (e.g. SLURM_JOB_ID=1234)")
+    p.add_argument("--duration", type=float, metavar="S",
+                   help="with --pid/--cgroup/--jobid-env: stop after S seconds")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
 
 
@@ -55,57 +73,71 @@ def _output_dir(args: argparse.Namespace) -> Path:
     return directory
 
 
-def _check_system() -> None:
-    if os.geteuid() != 0:
-        raise CliError("record needs root (it loads BPF programs into the kernel); "
-                       "try: sudo ebpf-darshan record ...")
-    if not os.path.exists(BTF_PATH):
-        raise CliError(f"this kernel has no BTF ({BTF_PATH} is missing); "
-                       "ebpf-darshan needs CONFIG_DEBUG_INFO_BTF=y")
+def _scope(args: argparse.Namespace) -> Scope | None:
+    try:
+        if args.pid is not None:
+            return PidScope(pid=args.pid)
+        if args.cgroup is not None:
+            return CgroupScope(path=Path(args.cgroup))
+        if args.jobid_env is not None:
+            return EnvScope(assignment=args.jobid_env)
+    except ScopeError as e:
+        raise CliError(str(e))
+    return None
 
 
-def _power_of_two_mb(mb: int) -> int:
-    if mb < 1 or mb & (mb - 1):
-        raise CliError("--event-buffer-mb must be a power of two (1, 2, 4, ...)")
-    return mb
+def _launch(tracer: Tracer, recording: Recording, argv: list[str]) -> Launched:
+    command = HeldCommand.start(argv)
+    try:
+        mounts = mount_table(command.pid)
+        run_recording(tracer, command, recording, argv[0])
+    except BaseException:
+        command.abandon()
+        raise
+    return Launched(argv, mounts, command.pid, command.exit_code, {})
+
+
+def _record_scope(tracer: Tracer, recording: Recording, scope: Scope,
+                  duration: float | None) -> Launched:
+    stop: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda signum, _frame: stop.append(signum))
+    deadline = time.monotonic() + duration if duration is not None else None
+
+    def stopped() -> bool:
+        return bool(stop) or (deadline is not None and time.monotonic() >= deadline)
+
+    def started() -> None:
+        print(f"ebpf-darshan: recording {scope.describe()}", file=sys.stderr, flush=True)
+
+    record_scope(tracer, scope, recording, stopped, started, POLL_MS)
+    first = next((p for p in recording.procs.values() if p.exe), None)
+    argv = [first.exe] if first else [scope.describe()]
+    return Launched(argv, mount_table(os.getpid()), first.pid if first else os.getpid(), 0,
+                    {"node": socket.gethostname(), "scope": scope.describe()})
 
 
 def run(args: argparse.Namespace) -> int:
     argv = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not argv:
+    scope = _scope(args)
+    if scope is not None and argv:
+        raise CliError("give either a command or --pid/--cgroup/--jobid-env, not both", 2)
+    if scope is None and not argv:
         raise CliError("no command to record (usage: ebpf-darshan record -o FILE -- CMD ...)", 2)
-    if args.max_records < 1:
-        raise CliError("--max-records must be at least 1")
+    if args.duration is not None and (scope is None or args.duration <= 0):
+        raise CliError("--duration needs --pid, --cgroup or --jobid-env, and a positive time", 2)
     layers = [layer() for layer in ALL_LAYERS if not getattr(args, f"no_{layer.name}")]
-    options = TracerOptions(max_records=args.max_records,
-                            event_buffer_mb=_power_of_two_mb(args.event_buffer_mb),
-                            layers=layers)
-    path_filter = PathFilter()
-    for prefix in args.exclude:
-        path_filter.add_exclude(prefix)
-    for prefix in args.include:
-        path_filter.add_include(prefix)
-    _check_system()
+    options = tracer_options(args, TracerOptions(
+        lifecycle_consts=scope.lifecycle_consts() if scope else {}, layers=layers))
+    path_filter = path_filter_of(args)
+    check_system("record")
     out_dir = _output_dir(args)
-    try:
-        tracer = Tracer(options)
-    except BpfError as e:
-        if os.environ.get("EBPF_DARSHAN_DEBUG"):
-            print(e.log, file=sys.stderr)
-        raise CliError(f"cannot start BPF tracing: {e}")
-    if not tracer.optional_programs:
-        print("ebpf-darshan: this kernel's io_uring or page-cache tracepoints are missing or "
-              "unfamiliar: io_uring requests and mmap bytes are not counted", file=sys.stderr)
+    tracer = start_tracer(options)
     probes = LibraryProbes(tracer.layers)
     recording = Recording(path_filter, watchers=[probes])
     try:
-        command = HeldCommand.start(argv)
-        try:
-            mounts = mount_table(command.pid)
-            run_recording(tracer, command, recording, argv[0])
-        except BaseException:
-            command.abandon()
-            raise
+        ran = (_record_scope(tracer, recording, scope, args.duration) if scope
+               else _launch(tracer, recording, argv))
         keys, values = tracer.records()
         health = tracer.health()
         extras = tracer.extras()
@@ -115,12 +147,14 @@ def run(args: argparse.Namespace) -> int:
         tracer.close()
     uid, gid, user = invoking_user()
     jobid = job_id(dict(os.environ), os.getpid())
-    mounts = merge_tables(mounts, recording.namespaces.tables())
+    mounts = merge_tables(ran.mounts, recording.namespaces.tables())
     recording.namespaces.close()
-    log = build_log(recording, keys, values, health, JobFacts(uid, jobid, argv, mounts), extras,
+    log = build_log(recording, keys, values, health,
+                    JobFacts(uid, jobid, ran.argv, mounts, not args.no_shared_reduction,
+                             ran.metadata), extras,
                     layer_results)
     path = Path(args.output) if args.output else out_dir / default_log_name(
-        user, argv[0], jobid, command.pid, recording.start_epoch_ns)
+        user, ran.argv[0], log.job.jobid, ran.pid, recording.start_epoch_ns)
     try:
         write_log(path, log, mode=0o600)
         os.chown(path, uid, gid)
@@ -130,4 +164,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"ebpf-darshan: {path}: the log is partial; its metadata lines say what is "
               "missing (lost_* lines: raise --max-records or --event-buffer-mb)",
               file=sys.stderr)
-    return command.exit_code
+    return ran.exit_code

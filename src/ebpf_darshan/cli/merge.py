@@ -1,0 +1,46 @@
+"""`ebpf-darshan merge -o job.darshan NODE_LOGS...`: the job log of an MPI
+job recorded by one `record --cgroup/--pid/--jobid-env` per node."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..darshan import LogFormatError, Log, read_log, write_log
+from ..merge import MergeError, merge_logs
+from .errors import CliError
+
+
+def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
+    p = verbs.add_parser(name, help="merge the node logs of one job into its job log")
+    p.add_argument("-o", "--output", required=True, help="job log to write")
+    p.add_argument("--no-shared-reduction", action="store_true",
+                   help="keep every rank's record of a file all ranks opened")
+    p.add_argument("logs", nargs="+", metavar="NODE_LOG", help="node logs of one job")
+
+
+def _read(path: str) -> Log:
+    try:
+        return read_log(path)
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file")
+    except IsADirectoryError:
+        raise CliError(f"{path}: is a directory")
+    except PermissionError:
+        raise CliError(f"{path}: permission denied")
+    except LogFormatError as e:
+        raise CliError(f"{path}: {e}")
+
+
+def run(args: argparse.Namespace) -> int:
+    logs = [(path, _read(path)) for path in args.logs]
+    try:
+        job = merge_logs(logs, shared_reduction=not args.no_shared_reduction)
+    except MergeError as e:
+        raise CliError(str(e))
+    out = Path(args.output)
+    try:
+        write_log(out, job)
+    except OSError as e:
+        raise CliError(f"cannot write the log {out}: {e.strerror or e}")
+    return 0

@@ -1,0 +1,60 @@
+"""`attach --pid`: a process already writing is recorded from the attach on,
+through the fd it opened before (named and positioned by the kernel)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import assert_counters, posix
+from ebpf_darshan.darshan import read_log
+
+BLOCK = 4096
+
+
+def start_attach(log: Path, pid: int, *options: str) -> subprocess.Popen:
+    attach = subprocess.Popen([sys.executable, "-m", "ebpf_darshan", "attach", "--pid", str(pid),
+                               "-o", str(log), *options], stderr=subprocess.PIPE, text=True)
+    line = attach.stderr.readline()
+    assert "recording pid" in line, line + attach.stderr.read()
+    return attach
+
+
+def test_attach_counts_from_the_attach_on(bins: Path, tmp_path: Path) -> None:
+    data = tmp_path / "out.dat"
+    app = subprocess.Popen([str(bins / "write_then_wait"), str(data)], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    assert app.stdout.readline() == "ready\n"  # 4 blocks written, untraced
+    log = tmp_path / "attached.darshan"
+    attach = start_attach(log, app.pid)
+    app.stdin.write("go\n")
+    app.stdin.close()
+    assert app.wait(30) == 0
+    _, err = attach.communicate(timeout=30)
+    assert attach.returncode == 0, err
+    records = {n: r for (_, n), r in posix(log).items()}
+    assert_counters(records[str(data)], {
+        "POSIX_OPENS": 0, "POSIX_WRITES": 3, "POSIX_BYTES_WRITTEN": 3 * BLOCK,
+        # the kernel's file position: these writes went to blocks 5 to 7;
+        # the first follows no write seen, so it is sequential, not consecutive
+        "POSIX_MAX_BYTE_WRITTEN": 7 * BLOCK - 1, "POSIX_SEQ_WRITES": 3,
+        "POSIX_CONSEC_WRITES": 2})
+    assert not read_log(log).partial_flag
+
+
+def test_attach_stops_after_the_duration(bins: Path, tmp_path: Path) -> None:
+    data = tmp_path / "out.dat"
+    app = subprocess.Popen([str(bins / "write_then_wait"), str(data)], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        assert app.stdout.readline() == "ready\n"
+        log = tmp_path / "timed.darshan"
+        attach = start_attach(log, app.pid, "--duration", "0.5")
+        _, err = attach.communicate(timeout=30)
+        assert attach.returncode == 0, err
+        assert app.poll() is None  # still running: the duration ended the recording
+        assert read_log(log).job.end_ns > read_log(log).job.start_ns
+    finally:
+        app.kill()
+        app.wait()
