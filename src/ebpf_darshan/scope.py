@@ -67,6 +67,19 @@ def _children(pid: int) -> set[int]:
     return out
 
 
+def _ancestors() -> set[int]:
+    """This recorder and the processes above it: never part of its scope
+    (it would wait for its own end)."""
+    out, pid = set(), os.getpid()
+    while pid > 1:
+        out.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+    return out
+
+
 def _exe(pid: int) -> str:
     try:
         return os.readlink(f"/proc/{pid}/exe")
@@ -104,11 +117,11 @@ class Scope:
     def _adopt(self, tracer: Tracer, recording: Recording, pids: set[int]) -> bool:
         """Trace pids and their descendants not traced yet; True if any was."""
         adopted = False
-        known = {p.pid for p in recording.procs.values()}
+        known = {p.pid for p in recording.procs.values()} | _ancestors()
         todo = sorted(pids - known)
         while todo:
             pid = todo.pop(0)
-            if pid in known or pid == os.getpid():
+            if pid in known:
                 continue
             proc = self._next_proc
             if not _trace_threads(tracer, pid, proc):
@@ -193,6 +206,9 @@ class CgroupScope(Scope):
             raise ScopeError(f"--cgroup {self.path}: {e.strerror}")
         if not (self.path / "cgroup.events").exists():  # only cgroup v2 has it
             raise ScopeError(f"--cgroup {self.path}: not a cgroup v2 directory")
+        if os.getpid() in self.running():
+            raise ScopeError(f"--cgroup {self.path}: the recorder itself is in it and would "
+                             "wait for its own end; start it outside")
 
     def lifecycle_consts(self) -> dict[str, np.generic | np.ndarray]:
         return {**super().lifecycle_consts(), "scope_cgroup_id": np.uint64(self._id)}
