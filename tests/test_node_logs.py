@@ -165,3 +165,35 @@ def test_jobid_env_scope_lets_in_processes_that_exec_with_it(tmp_path: Path) -> 
     assert sorted(records) == [(0, str(out))]
     assert records[(0, str(out))]["POSIX_BYTES_WRITTEN"] == 7
     assert records[(0, str(out))]["POSIX_BYTES_READ"] == 7
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--cgroup", "/nonexistent/cg"], "--cgroup /nonexistent/cg: No such file or directory"),
+    (["--cgroup", "/tmp"], "--cgroup /tmp: not a cgroup v2 directory"),
+    (["--jobid-env", "SLURM_JOB_ID"], "--jobid-env 'SLURM_JOB_ID': expected NAME=VALUE"),
+    (["--pid", "0"], "--pid 0: no such process"),
+    (["--pid", "1", "--", "true"], "give either a command or --pid/--cgroup/--jobid-env, not both"),
+])
+def test_bad_scopes_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    done = ebpf_darshan("record", "-o", str(tmp_path / "x.darshan"), *args)
+    assert done.returncode != 0
+    assert done.stderr == f"ebpf-darshan: {message}\n"
+
+
+def test_recorder_inside_its_cgroup_is_refused(tmp_path: Path) -> None:
+    cgroup = cgroup2_root() / f"ebpf-darshan-self-{os.getpid()}"
+    cgroup.mkdir()
+    try:
+        done = subprocess.run(
+            ["sh", "-c", f'echo $$ > {cgroup}/cgroup.procs && exec "$0" -m ebpf_darshan record '
+             f'-o {tmp_path}/x.darshan --cgroup {cgroup}', sys.executable],
+            stderr=subprocess.PIPE, text=True)
+    finally:
+        cgroup.rmdir()
+    assert done.returncode == 1
+    assert "the recorder itself is in it" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_merge_of_a_missing_log_is_one_line(tmp_path: Path) -> None:
+    done = ebpf_darshan("merge", "-o", str(tmp_path / "x.darshan"), str(tmp_path / "none"))
+    assert (done.returncode, done.stderr) == (1, f"ebpf-darshan: {tmp_path / 'none'}: no such file\n")
