@@ -14,6 +14,7 @@ from darshan.backend.cffi_backend import counter_names, fcounter_names
 
 HERE = Path(__file__).resolve().parent
 WORKLOADS = HERE / "workloads"
+MPI_WORKLOADS = WORKLOADS / "mpi"
 # Flags a workload is built with, beyond the defaults.
 EXTRA_FLAGS = {"uring_io": ["-luring"], "fortify_pread": ["-O2", "-D_FORTIFY_SOURCE=2"]}
 
@@ -34,7 +35,7 @@ def bins(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def mpi_bins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every tests/workloads/mpi/*.c compiled with mpicc."""
     out = tmp_path_factory.mktemp("mpibin")
-    for src in sorted((WORKLOADS / "mpi").glob("*.c")):
+    for src in sorted(MPI_WORKLOADS.glob("*.c")):
         subprocess.run(["mpicc", "-O1", "-o", str(out / src.stem), str(src)], check=True)
     return out
 

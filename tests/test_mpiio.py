@@ -13,21 +13,12 @@ import darshan
 import pytest
 from darshan.backend.cffi_backend import counter_names
 
-from conftest import assert_counters, module_records, record
+from conftest import MPI_WORKLOADS, assert_counters, module_records, record
 
 from ebpf_darshan.layers.mpiio import OPENMPI_LAYOUT
 
-WORKLOADS = Path(__file__).resolve().parent / "workloads" / "mpi"
 MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe"]
 OMPI_INCLUDE = Path("/usr/lib/x86_64-linux-gnu/openmpi/include")
-
-
-@pytest.fixture(scope="session")
-def mpi_bins(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("mpibin")
-    for src in sorted(WORKLOADS.glob("*.c")):
-        subprocess.run(["mpicc", "-O1", "-o", str(out / src.stem), str(src)], check=True)
-    return out
 
 
 def untouched() -> dict[str, float]:
@@ -66,11 +57,13 @@ RANK_FILE = untouched() | {
 TIMING_DEPENDENT = ("MPIIO_MAX_READ_TIME_SIZE", "MPIIO_MAX_WRITE_TIME_SIZE")
 
 
-def run_mpiio_rw(mpi_bins: Path, tmp_path: Path, ranks: int, *extra: str
+def run_mpiio_rw(mpi_bins: Path, tmp_path: Path, ranks: int, *extra: str,
+                 options: tuple[str, ...] = ("--no-shared-reduction",)
                  ) -> tuple[dict[tuple[int, str], dict[str, float]], list[int]]:
+    """MPI-IO records of one run; every rank's own unless options say otherwise."""
     log = tmp_path / "mpiio.darshan"
     done = record(log, [*MPIRUN, "-np", str(ranks), *extra, str(mpi_bins / "mpiio_rw"),
-                        str(tmp_path)], stdout=subprocess.PIPE)
+                        str(tmp_path)], *options, stdout=subprocess.PIPE)
     modes = [int(x) for x in done.stdout.split()]
     return module_records(log, "MPI-IO"), modes
 
@@ -101,13 +94,29 @@ def test_mpiio_ompio_exact(mpi_bins: Path, tmp_path: Path) -> None:
         assert row["MPIIO_F_META_TIME"] > 0
 
 
+def test_mpiio_shared_file_reduced(mpi_bins: Path, tmp_path: Path) -> None:
+    """The file all ranks open becomes one rank -1 MPI-IO record (format
+    spec 3.1): sums of the per-rank counts, merged access table."""
+    ranks = 2
+    records, modes = run_mpiio_rw(mpi_bins, tmp_path, ranks, options=())
+    row = records[(-1, str(tmp_path / "shared.dat"))]
+    summed = {k: v * ranks for k, v in SHARED_FILE.items() if k not in TIMING_DEPENDENT
+              and "_RANK" not in k and ("_ACCESS" not in k or k.endswith("_COUNT"))}
+    assert_counters(row, summed | {"MPIIO_MODE": modes[0]} | {
+        k: v for k, v in SHARED_FILE.items() if k.endswith("_ACCESS")})
+    assert row["MPIIO_FASTEST_RANK"] in range(ranks)
+    assert row["MPIIO_FASTEST_RANK_BYTES"] == 12756 + 8332
+    assert row["MPIIO_F_VARIANCE_RANK_BYTES"] == 0
+    assert sorted(rank for rank, _ in records) == [-1, 0, 1]
+
+
 def test_mpiio_romio_prefix_stripped(mpi_bins: Path, tmp_path: Path) -> None:
     """ROMIO takes "ufs:" names; the records are named without it, like
     Darshan's; the probes are on libmpi whichever io component runs."""
     log = tmp_path / "romio.darshan"
     done = record(log, [*MPIRUN, "-np", "2", "--mca", "io", "romio321",
                         str(mpi_bins / "mpiio_rw"), str(tmp_path), "ufs:"],
-                  stdout=subprocess.PIPE)
+                  "--no-shared-reduction", stdout=subprocess.PIPE)
     check_ranks(module_records(log, "MPI-IO"), tmp_path, 2,
                 [int(x) for x in done.stdout.split()])
 
@@ -117,11 +126,11 @@ def test_mpich_predefined_sizes(tmp_path: Path) -> None:
     derived types are not readable from outside and are counted as 0 bytes,
     said in the metadata and by the partial flag."""
     binary = tmp_path / "mpiio_rw_mpich"
-    subprocess.run(["mpicc.mpich", "-O1", "-o", str(binary), str(WORKLOADS / "mpiio_rw.c")],
+    subprocess.run(["mpicc.mpich", "-O1", "-o", str(binary), str(MPI_WORKLOADS / "mpiio_rw.c")],
                    check=True)
     log = tmp_path / "mpich.darshan"
     done = record(log, ["mpirun.mpich", "-np", "2", str(binary), str(tmp_path)],
-                  stdout=subprocess.PIPE)
+                  "--no-shared-reduction", stdout=subprocess.PIPE)
     modes = [int(x) for x in done.stdout.split()]
     records = module_records(log, "MPI-IO")
     shared = [row for (_, name), row in records.items() if name == str(tmp_path / "shared.dat")]

@@ -20,6 +20,10 @@ NPROCS = 4
 RANK_COUNTERS = {M.counter_index("POSIX", n) for n in (
     "POSIX_FASTEST_RANK", "POSIX_FASTEST_RANK_BYTES", "POSIX_SLOWEST_RANK",
     "POSIX_SLOWEST_RANK_BYTES")}
+# Recorders of one process each stop it at exec until they attach their
+# library probes; several at once release each other's holds early (issue
+# for the lead): these tests count system calls only.
+NO_HOLDS = ("--no-stdio", "--no-mpiio", "--no-hdf5")
 # Each recorder times every call itself: times agree to well under this.
 TIME_TOLERANCE = 1e-3
 
@@ -60,9 +64,8 @@ def two_nodes(mpi_bins: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
     for node in nodes:
         node.mkdir(parents=True)
     try:
-        recorders = [ScopedRecorder(tmp / f"{node.name}.darshan", "--cgroup", str(node))
-                     for node in nodes]
-        recorders.append(ScopedRecorder(tmp / "all.darshan", "--cgroup", str(job_cgroup)))
+        recorders = [ScopedRecorder(tmp / f"{name}.darshan", "--cgroup", str(cg), *NO_HOLDS)
+                     for name, cg in (("n0", nodes[0]), ("n1", nodes[1]), ("all", job_cgroup))]
         data = tmp / "data"
         data.mkdir()
         # each rank moves itself into its node's cgroup, then execs the program

@@ -12,13 +12,14 @@ from . import bpf_layout as L
 from . import posix_records as P
 from .darshan import Job, Log, record_id
 from .darshan.modules import MODULE_IDS
-from .job import job_id
 from .layers import LayerResult
+from .job import job_id
 from .ranks import Ranks, assign_ranks
 from .recorder import Recording
-from .shared_reduction import combine_same_file, reduce_shared
+from .shared_reduction import RULES, combine_same_file, reduce_shared
 
 POSIX_PARTIAL_BIT = 1 << 1  # module id 1
+LAUNCHER_RANK = -2  # never written: records of launcher processes are left out
 
 
 @dataclass
@@ -97,8 +98,8 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
     (Tracer.extras()), written as metadata lines; layers: the library
     layers' results (Tracer.collect_layers())."""
     keys, values, names, unnamed = _named_records(rec, keys, values)
-    with_io = rec.creation_order({int(p) for p in keys["proc"]}.union(
-        *(r.procs() for r in layers)))
+    with_io = rec.creation_order(
+        {int(p) for p in keys["proc"]}.union(*(r.procs() for r in layers)))
     ranks = assign_ranks({p: pr.environ for p, pr in rec.procs.items() if pr.environ is not None},
                          with_io)
     is_rank = np.array([int(p) in ranks.rank_of for p in keys["proc"]], dtype=bool)
@@ -116,19 +117,29 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
     by_file = {(int(r["rank"]), int(r["id"])): r.copy() for r in combined}
     _apply_renames(rec, by_file, name_table, ranks.rank_of)
     records = np.array(list(by_file.values()), dtype=P.DTYPE)
-    reduce = ranks.from_environment and facts.shared_reduction
-    if reduce and len(records):
-        records = reduce_shared(records, P.POSIX, ranks.nprocs)
     modules = {"POSIX": records} if len(records) else {}
     partial = 0
     layer_lost: dict[str, int] = {"lost_layer_records": int(health[L.H_LAYER_RECORDS_DROPPED])}
+    # the layers rank every process they saw: launchers get a rank to drop
+    layer_rank_of = {**{p: LAUNCHER_RANK for p in ranks.launchers}, **ranks.rank_of}
     for result in layers:
-        out = result.records(rec, ranks.rank_of)
-        modules.update(out.modules)
+        out = result.records(rec, layer_rank_of)
+        for module, recs in out.modules.items():
+            launcher = recs["rank"] == LAUNCHER_RANK
+            launcher_records += int(launcher.sum())
+            if (~launcher).any():
+                modules[module] = recs[~launcher]
         name_table.update(out.names)
         layer_lost.update(out.lost)
         if any(v > 0 for v in out.lost.values()) or layer_lost["lost_layer_records"]:
             partial |= sum(1 << MODULE_IDS[m] for m in out.modules)
+    reduce = ranks.from_environment and facts.shared_reduction
+    for module in RULES.keys() & modules.keys() - {P.POSIX}:  # one per rank and file
+        recs = modules[module]
+        modules[module] = combine_same_file(recs, recs[["rank", "id"]], module)
+    if reduce:
+        for module in RULES.keys() & modules.keys():
+            modules[module] = reduce_shared(modules[module], module, ranks.nprocs)
 
     # A full records map refuses the file at open and again at each later
     # call on it: lost_files counts files, lost_file_calls the refusals.

@@ -115,10 +115,7 @@ class StdioResult(LayerResult):
         unnamed = 0
         for key, value, used in zip(self.keys, self.values, self._used()):
             name = self._name(rec, key)
-            # left out: unused slots, excluded names, processes that are not
-            # ranks (MPI launchers, whose POSIX records are left out too)
-            if not used or (name is not None and rec.path_filter.excluded(name)) \
-                    or int(key["proc"]) not in rank_of:
+            if not used or (name is not None and rec.path_filter.excluded(name)):
                 continue
             if name is None:
                 unnamed += 1
