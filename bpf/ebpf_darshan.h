@@ -96,6 +96,9 @@ enum io_type {
 
 /* Set by user space on a record whose name turned out to be excluded. */
 #define RECORD_EXCLUDED 1
+/* Set by user space once it has accepted the record's name: only then does
+ * its I/O go into the kernel's heatmap (see posix_timeline). */
+#define RECORD_NAMED 2
 
 /* Identifies a traced file in a traced process. */
 struct file_key {
@@ -232,7 +235,73 @@ enum health_slot {
 	H_PROCS_DROPPED = 2,     /* task storage could not be created for a new task */
 	H_CALLS_BUSY = 3,        /* a record stayed locked too long: one call not counted */
 	H_LAYER_RECORDS_DROPPED = 4,  /* a library layer's records map was full */
-	H_NUM_SLOTS = 5,
+	H_SEGMENTS_DROPPED = 5,  /* segments ring full: a DXT segment was lost */
+	H_HEATMAP_DROPPED = 6,   /* an operation's bytes could not be put in a heatmap */
+	H_NUM_SLOTS = 7,
+};
+
+/*
+ * Timelines: DXT segments and heatmaps.
+ *
+ * One io_segment per traced read or write goes to the `segments` ring
+ * buffer when DXT is on; a segment also carries the operations whose record
+ * user space has not named yet, so that their bytes reach the heatmap only
+ * if the file turns out not to be excluded.
+ */
+enum segment_flag {
+	SEG_TRACE = 1,            /* part of the DXT trace */
+	SEG_HEATMAP_PENDING = 2,  /* not in the kernel heatmap: user space bins it */
+};
+
+struct io_segment {
+	struct file_key key;  /* the record, in the module's own key space */
+	__s64 offset;
+	__s64 length;
+	__u64 start_ns;       /* bpf_ktime_get_ns() */
+	__u64 end_ns;
+	__u32 tid;
+	__u16 module;         /* Darshan module id of the record: 1 POSIX, 2 MPI-IO */
+	__u8 op;              /* enum io_type */
+	__u8 flags;           /* enum segment_flag */
+};
+
+/* Darshan module ids of the modules that write segments or heatmaps. */
+#define DARSHAN_POSIX_MOD 1
+#define DARSHAN_MPIIO_MOD 2
+
+/* Heatmaps, one per (process, API), as Darshan 3.4+ keeps them: bins of
+ * 0.1 s while the job is young, doubling in width as it ages.  Darshan
+ * collapses its 200 bins in place when an operation ends past the last
+ * bin; the kernel cannot do that under concurrent lock-free adds, so a row
+ * keeps every width it has needed: bins 0..199 are 0.1 s wide and cover
+ * [0, 20 s); level j >= 1 holds 100 bins of 0.1 * 2^j s covering
+ * [10 * 2^j, 20 * 2^j) s.  Summing these bins into Darshan's final width
+ * gives exactly what Darshan's collapses would. */
+enum heatmap_api {
+	HEATMAP_POSIX = 0,
+	HEATMAP_STDIO = 1,
+	HEATMAP_MPIIO = 2,
+	HEATMAP_APIS = 3,
+};
+
+#define HEATMAP_BIN_NS 100000000ULL  /* Darshan's initial 0.1 s bin width */
+#define HEATMAP_BINS 200             /* Darshan's bins per heatmap */
+#define HEATMAP_LEVELS 15            /* doublings kept: 20 s * 2^15, about 7.6 days */
+#define HEATMAP_ROW_BINS (HEATMAP_BINS + HEATMAP_LEVELS * (HEATMAP_BINS / 2))
+
+struct heatmap_bin {
+	__u64 read;
+	__u64 write;
+};
+
+/* The bin an add last went to, packed as HEATMAP_HINT_* say (0: none):
+ * the next operation usually falls in it, and then needs no division. */
+#define HEATMAP_HINT_BIN_BITS 11
+#define HEATMAP_HINT_TIME_BITS 26  /* bin edges in 0.1 s units */
+
+struct heatmap_row {
+	__u64 hint;
+	struct heatmap_bin bins[HEATMAP_ROW_BINS];
 };
 
 #endif /* EBPF_DARSHAN_H */

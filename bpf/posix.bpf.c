@@ -385,8 +385,29 @@ static __always_inline bool iov_misaligned(const struct iovec *iov, long cnt)
 	return false;
 }
 
-/* Count one access under the record's lock. */
-static __always_inline void count_io(struct posix_record *r, struct access *a)
+/* The access's place on the timelines: the heatmap and, with DXT on, a
+ * trace segment.  Until user space has accepted the record's name (set
+ * RECORD_NAMED) its bytes go to user space as pending segments, so a file
+ * that turns out to be excluded leaves nothing in the heatmap. */
+static __always_inline void posix_timeline(struct posix_record *r, struct file *f,
+					   __u32 proc, const struct access *a)
+{
+	struct file_key key = {};
+	__u8 flags = dxt_enabled ? SEG_TRACE : 0;
+
+	if (r->flags & RECORD_NAMED)
+		heatmap_add(HEATMAP_POSIX, proc, a->write, a->bytes, a->t1, a->t2);
+	else if (a->bytes && heatmap_origin())
+		flags |= SEG_HEATMAP_PENDING;
+	if (!flags || !file_key_of(f, proc, &key))
+		return;
+	emit_segment(&key, DARSHAN_POSIX_MOD, a->write, flags, a->offset, a->bytes,
+		     a->t1, a->t2);
+}
+
+/* Count one access of the file f under the record's lock. */
+static __always_inline void count_io(struct posix_record *r, struct file *f, __u32 proc,
+				     struct access *a)
 {
 	a->bucket = size_bucket(a->bytes);
 	a->file_unaligned = unaligned_to(a->offset, r->counters[POSIX_FILE_ALIGNMENT]);
@@ -394,6 +415,7 @@ static __always_inline void count_io(struct posix_record *r, struct access *a)
 		return;
 	count_access(r, a);
 	record_unlock(r);
+	posix_timeline(r, f, proc, a);
 }
 
 static __always_inline void on_rw(struct pt_regs *regs, long nr, bool write,
@@ -429,7 +451,7 @@ static __always_inline void on_rw(struct pt_regs *regs, long nr, bool write,
 		a.offset = FILE_READ(f, f_pos) - ret;
 		a.mem_unaligned = misaligned(buf);
 	}
-	count_io(r, &a);
+	count_io(r, f, st->proc, &a);
 }
 
 /* sendfile, copy_file_range and splice move bytes between two fds inside
@@ -452,7 +474,7 @@ static __always_inline void transfer_side(struct task_state *st, long fd, __s64 
 	if (uoff)
 		bpf_probe_read_user(&end, sizeof(end), uoff);
 	a.offset = end - ret;
-	count_io(r, &a);
+	count_io(r, f, st->proc, &a);
 }
 
 static __always_inline void extra_add(__u32 slot, __u64 v)
@@ -1068,7 +1090,8 @@ int BPF_PROG(io_uring_done, struct io_ring_ctx *ring, void *raw_req, struct io_u
 	case C_READ:
 	case C_WRITE: {
 		struct io_rw *rw = typed(&req->cmd, struct io_rw);
-		struct posix_record *r = uring_record(typed_file(FILE_READ(req, file)), call.proc);
+		struct file *f = typed_file(FILE_READ(req, file));
+		struct posix_record *r = uring_record(f, call.proc);
 		struct access a = {
 			.write = uring_class(call.opcode) == C_WRITE,
 			.bytes = res,
@@ -1080,7 +1103,7 @@ int BPF_PROG(io_uring_done, struct io_ring_ctx *ring, void *raw_req, struct io_u
 		};
 
 		if (r)
-			count_io(r, &a);
+			count_io(r, f, call.proc, &a);
 		break;
 	}
 	case C_FSYNC: {

@@ -84,4 +84,9 @@ static __always_inline void emit_event(struct event *e, __u64 len)
 		health_inc(H_EVENTS_DROPPED);
 }
 
+/* Every object shares the heatmaps and the DXT segments ring too: any
+ * module's programs may add to them. */
+#include "heatmap.bpf.h"
+#include "dxt.bpf.h"
+
 #endif /* SHARED_MAPS_BPF_H */

@@ -12,7 +12,7 @@ ffibuilder.set_source(
     "ebpf_darshan._shim",
     '#include "shim.h"',
     sources=["csrc/shim.c"],
-    include_dirs=["csrc"],
+    include_dirs=["csrc", "bpf"],
     libraries=["bpf", "elf"],
     extra_compile_args=["-O2", "-Wall"],
 )

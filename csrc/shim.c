@@ -13,6 +13,8 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <linux/types.h>
+#include "ebpf_darshan.h"
 #include "shim.h"
 
 /* libbpf's own messages (verifier logs included) are kept, not printed:
@@ -276,6 +278,16 @@ long edb_map_dump(int fd, void *keys, size_t key_size, void *values, size_t valu
 	return total;
 }
 
+/* DXT segments are kept as an array of struct io_segment that grows up to
+ * a bound; what arrives beyond it is counted, not kept. */
+#define SEGMENTS_FIRST_CAP (64 * 1024)
+
+struct segment_array {
+	struct io_segment *items;
+	size_t count, cap, max;
+	unsigned long long over_trace, over_pending;
+};
+
 /* Events drained from the ring buffer are laid out as
  * [u32 length][payload, padded to 8 bytes] in a growing buffer. */
 struct edb_events {
@@ -283,6 +295,7 @@ struct edb_events {
 	char *buf;
 	size_t len, cap;
 	int oom;
+	struct segment_array seg;
 };
 
 static int keep_event(void *ctx, void *data, size_t size)
@@ -310,6 +323,56 @@ static int keep_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static int keep_segment(void *ctx, void *data, size_t size)
+{
+	struct edb_events *ev = ctx;
+	struct segment_array *seg = &ev->seg;
+	const struct io_segment *s = data;
+
+	if (size != sizeof(*s))
+		return 0;
+	if (seg->count == seg->max) {
+		seg->over_trace += (s->flags & SEG_TRACE) != 0;
+		seg->over_pending += (s->flags & SEG_HEATMAP_PENDING) != 0;
+		return 0;
+	}
+	if (seg->count == seg->cap) {
+		size_t cap = seg->cap ? seg->cap * 2 : SEGMENTS_FIRST_CAP;
+		struct io_segment *items;
+
+		if (cap > seg->max)
+			cap = seg->max;
+		items = realloc(seg->items, cap * sizeof(*items));
+		if (!items) {
+			ev->oom = 1;
+			return 0;
+		}
+		seg->items = items;
+		seg->cap = cap;
+	}
+	seg->items[seg->count++] = *s;
+	return 0;
+}
+
+/* Drain the segments ring (map_fd) too, keeping at most max_segments. */
+int edb_events_add_segments(struct edb_events *ev, int map_fd, size_t max_segments)
+{
+	int err = ring_buffer__add(ev->rb, map_fd, keep_segment, ev);
+
+	if (err)
+		return fail(err, "segments ring buffer", NULL);
+	ev->seg.max = max_segments;
+	return 0;
+}
+
+void edb_segments_info(struct edb_events *ev, struct edb_segments_info *out)
+{
+	out->data = ev->seg.items;
+	out->count = ev->seg.count;
+	out->over_limit_trace = ev->seg.over_trace;
+	out->over_limit_pending = ev->seg.over_pending;
+}
+
 struct edb_events *edb_events_new(int map_fd)
 {
 	struct edb_events *ev = calloc(1, sizeof(*ev));
@@ -334,6 +397,9 @@ long edb_events_poll(struct edb_events *ev, int timeout_ms)
 {
 	int err = ring_buffer__poll(ev->rb, timeout_ms);
 
+	/* segments do not wake us up one by one: drain every ring */
+	if (err >= 0 || err == -EINTR)
+		err = ring_buffer__consume(ev->rb);
 	if (err < 0 && err != -EINTR)
 		return fail(err, "ring buffer poll", NULL);
 	if (ev->oom)
@@ -357,6 +423,7 @@ void edb_events_free(struct edb_events *ev)
 		return;
 	ring_buffer__free(ev->rb);
 	free(ev->buf);
+	free(ev->seg.items);
 	free(ev);
 }
 

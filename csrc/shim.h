@@ -37,3 +37,13 @@ int edb_attach_uprobes(struct edb_object *obj, const char *prog, int pid, const 
                        unsigned int n, int retprobe);
 long edb_elf_func_offsets(const char *path, const char **names, size_t n,
                           unsigned long *offsets);
+
+/* DXT segments (struct io_segment), drained with the events. */
+struct edb_segments_info {
+    const void *data;
+    unsigned long count;
+    unsigned long long over_limit_trace;    /* trace segments beyond the bound */
+    unsigned long long over_limit_pending;  /* pending heatmap bytes beyond it */
+};
+int edb_events_add_segments(struct edb_events *ev, int map_fd, size_t max_segments);
+void edb_segments_info(struct edb_events *ev, struct edb_segments_info *out);

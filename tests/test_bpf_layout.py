@@ -52,7 +52,10 @@ def object_structs() -> dict[str, dict[str, tuple[int, dict[str, int]]]]:
                                          ("mpiio_record", L.mpiio_record),
                                          ("h5f_record", L.h5f_record),
                                          ("h5d_record", L.h5d_record),
-                                         ("h5_shape", L.h5_shape)])
+                                         ("h5_shape", L.h5_shape),
+                                         ("io_segment", L.io_segment),
+                                         ("heatmap_bin", L.heatmap_bin),
+                                         ("heatmap_row", L.heatmap_row)])
 def test_dtype_matches_btf(object_structs: dict, name: str, dtype: np.dtype) -> None:
     """In every object that uses the struct, and at least one does."""
     users = [structs[name] for structs in object_structs.values() if name in structs]

@@ -187,6 +187,22 @@ class EventStream:
             pos += 8 + ((size + 7) & ~7)
         return out
 
+    def add_segments(self, map_fd: int, max_segments: int) -> None:
+        """Also drain a ring of fixed-size segments, keeping max_segments."""
+        _check(lib.edb_events_add_segments(self._ev, map_fd, max_segments))
+
+    def segments(self, dtype: np.dtype) -> tuple[np.ndarray, int, int]:
+        """A copy of the segments kept so far, and how many trace segments
+        and pending-heatmap segments arrived beyond the bound."""
+        info = ffi.new("struct edb_segments_info *")
+        lib.edb_segments_info(self._ev, info)
+        if info.count == 0:
+            kept = np.zeros(0, dtype=dtype)
+        else:
+            kept = np.frombuffer(ffi.buffer(info.data, info.count * dtype.itemsize),
+                                 dtype=dtype).copy()
+        return kept, int(info.over_limit_trace), int(info.over_limit_pending)
+
     def close(self) -> None:
         if self._ev != ffi.NULL:
             lib.edb_events_free(self._ev)

@@ -13,6 +13,7 @@ T_NUM_TIMES = 13
 RECORD_EXCLUDED = 1
 ENV_COPY_MAX = 16384
 NO_PARENT = 0xFFFFFFFF
+RECORD_NAMED = 2
 
 # enum posix_time: eight timestamps (T_OPEN_START..T_CLOSE_END), then
 # durations (T_READ_TIME..T_MAX_WRITE_TIME)
@@ -38,8 +39,20 @@ EXTRA_KEYS = ("extra_sendfile_calls", "extra_copy_file_range_calls", "extra_spli
 
 # enum health_slot
 H_RECORDS_DROPPED, H_EVENTS_DROPPED, H_PROCS_DROPPED, H_CALLS_BUSY = 0, 1, 2, 3
-H_LAYER_RECORDS_DROPPED = 4
-H_NUM_SLOTS = 5
+H_LAYER_RECORDS_DROPPED, H_SEGMENTS_DROPPED, H_HEATMAP_DROPPED = 4, 5, 6
+H_NUM_SLOTS = 7
+
+# enum segment_flag, Darshan module ids of segments
+SEG_TRACE, SEG_HEATMAP_PENDING = 1, 2
+DARSHAN_POSIX_MOD, DARSHAN_MPIIO_MOD = 1, 2
+
+# enum heatmap_api and the row layout of struct heatmap_row
+HEATMAP_POSIX, HEATMAP_STDIO, HEATMAP_MPIIO = 0, 1, 2
+HEATMAP_APIS = 3
+HEATMAP_BIN_NS = 100_000_000
+HEATMAP_BINS = 200
+HEATMAP_LEVELS = 15
+HEATMAP_ROW_BINS = HEATMAP_BINS + HEATMAP_LEVELS * (HEATMAP_BINS // 2)
 
 proc_origin = np.dtype([("cgroup_id", "<u8"), ("uid", "<u4"), ("parent_leads_session", "<u4")])
 
@@ -190,3 +203,19 @@ h5d_record = np.dtype([
     ("file_serial", "<u8"),
     ("shape", h5_shape),
 ])
+
+io_segment = np.dtype([
+    ("key", file_key),
+    ("offset", "<i8"),
+    ("length", "<i8"),
+    ("start_ns", "<u8"),
+    ("end_ns", "<u8"),
+    ("tid", "<u4"),
+    ("module", "<u2"),
+    ("op", "u1"),
+    ("flags", "u1"),
+])
+
+heatmap_bin = np.dtype([("read", "<u8"), ("write", "<u8")])
+
+heatmap_row = np.dtype([("hint", "<u8"), ("bins", heatmap_bin, (HEATMAP_ROW_BINS,))])

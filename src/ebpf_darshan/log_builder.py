@@ -17,6 +17,8 @@ from .job import job_id
 from .ranks import Ranks, assign_ranks
 from .recorder import Recording
 from .shared_reduction import RULES, combine_same_file, reduce_shared
+from .timelines import add_timelines
+from .tracer import KernelTimelines
 
 POSIX_PARTIAL_BIT = 1 << 1  # module id 1
 LAUNCHER_RANK = -2  # never written: records of launcher processes are left out
@@ -93,10 +95,12 @@ def _rank_metadata(ranks: Ranks, launcher_records: int, reduce: bool) -> dict[st
 
 def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.ndarray,
               facts: JobFacts, extras: dict[str, int] | None = None,
-              layers: Sequence[LayerResult] = ()) -> Log:
+              layers: Sequence[LayerResult] = (),
+              timelines: KernelTimelines | None = None) -> Log:
     """The log of a recording.  extras: totals Darshan has no counter for
     (Tracer.extras()), written as metadata lines; layers: the library
-    layers' results (Tracer.collect_layers())."""
+    layers' results (Tracer.collect_layers()); timelines: the heatmaps and
+    DXT segments (Tracer.timelines()), which the node daemon does not keep."""
     keys, values, names, unnamed = _named_records(rec, keys, values)
     with_io = rec.creation_order(
         {int(p) for p in keys["proc"]}.union(*(r.procs() for r in layers)))
@@ -166,4 +170,9 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
               exe=" ".join(facts.argv), mounts=facts.mounts)
     if any(v > 0 for k, v in lost.items() if k not in layer_lost):
         partial |= POSIX_PARTIAL_BIT
-    return Log(job=job, names=name_table, records=modules, partial_flag=partial)
+    log = Log(job=job, names=name_table, records=modules, partial_flag=partial)
+    if timelines is not None:
+        owners = {(int(k["proc"]), int(k["dev"]), int(k["ino"])):
+                  (ranks.rank_of[int(k["proc"])], name) for k, name in zip(keys, names)}
+        add_timelines(log, timelines, owners, ranks.rank_of, rec.start_ktime, health)
+    return log

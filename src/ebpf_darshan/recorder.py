@@ -130,6 +130,8 @@ class Recording:
             self.names.setdefault((proc, int(key["dev"]), int(key["ino"])), name)
             if excluded:
                 tracer.exclude(key)
+            else:
+                tracer.accept(key)
         elif kind == L.EV_UNLINK:
             if not self.path_filter.excluded(printable(record_name(path, walk))):
                 self.unlinks += 1
@@ -174,6 +176,7 @@ def run(tracer: Tracer, command: HeldCommand, recording: Recording, exe: str) ->
     tracer.trace_process(command.pid, 0)
     recording.start_ktime = time.monotonic_ns()
     recording.start_epoch_ns = time.time_ns()
+    tracer.start_clock(recording.start_ktime)
     command.release()
     while not command.poll():
         recording.drain(tracer, POLL_MS)

@@ -13,7 +13,7 @@ from .binding import BPF_ANY, BPF_NOEXIST, BpfError, BpfObject, EventStream, \
     MappedArray, map_delete, map_dump, map_lookup, map_update, queue_push, task_key
 from .layers.base import LayerResult, LibraryLayer
 
-SHARED_MAPS = ("task_states", "events", "health")
+SHARED_MAPS = ("task_states", "events", "health", "heatmaps", "job_clock", "segments")
 # Direct struct file reads need Linux 6.2 (bpf_rdonly_cast); older kernels
 # get the same program built with probe reads.
 POSIX_VARIANTS = ("posix.bpf.o", "posix_compat.bpf.o")
@@ -23,6 +23,15 @@ OPTIONAL_PROGRAMS = ("io_uring_submit", "io_uring_done", "mmap_fault", "mmap_fau
                      "mmap_dirty")
 DEFAULT_MAX_RECORDS = 16384
 DEFAULT_EVENT_BUFFER_MB = 4
+# DXT: 1 Mi segments of 56 bytes (56 MiB) at most, about 20 times what
+# Darshan's default 2 MiB per DXT module holds.
+DEFAULT_DXT_MAX_SEGMENTS = 1 << 20
+DEFAULT_DXT_BUFFER_MB = 16
+# Without --dxt the segments ring only carries the few operations on files
+# whose names user space has not seen yet.
+PENDING_BUFFER_MB = 1
+DEFAULT_HEATMAP_PROCS = 256
+MB = 1024 * 1024
 
 
 @dataclass
@@ -34,6 +43,19 @@ class TracerOptions:
     lifecycle_consts: dict[str, np.generic | np.ndarray] = field(default_factory=dict)
     layers: list[LibraryLayer] = field(default_factory=list)
     hold_at_exec: bool = False  # stop each process after exec until user space continues it
+    dxt: bool = False
+    dxt_max_segments: int = DEFAULT_DXT_MAX_SEGMENTS
+    dxt_buffer_mb: int = DEFAULT_DXT_BUFFER_MB
+    heatmap_procs: int = DEFAULT_HEATMAP_PROCS
+
+
+@dataclass
+class KernelTimelines:
+    """What the kernel kept for the heatmaps and DXT traces."""
+    segments: np.ndarray  # L.io_segment, in arrival order
+    segments_over_limit: int  # trace segments beyond --dxt-max-segments
+    pending_over_limit: int  # pending heatmap segments beyond it
+    heatmap_rows: dict[int, np.ndarray]  # proc -> L.heatmap_row per API
 
 
 def _array_values(fd: int, n: int) -> np.ndarray:
@@ -57,10 +79,13 @@ class Tracer:
         self.layers: list[tuple[LibraryLayer, BpfObject]] = []
         try:
             lifecycle = self._open("lifecycle.bpf.o")
-            lifecycle.resize_map("events", options.event_buffer_mb * 1024 * 1024)
+            lifecycle.resize_map("events", options.event_buffer_mb * MB)
             lifecycle.set_const("hold_at_exec", np.bool_(options.hold_at_exec))
             for name, value in options.lifecycle_consts.items():
                 lifecycle.set_const(name, value)
+            lifecycle.resize_map("segments", (options.dxt_buffer_mb if options.dxt
+                                              else PENDING_BUFFER_MB) * MB)
+            lifecycle.resize_map("heatmaps", options.heatmap_procs * L.HEATMAP_APIS)
             lifecycle.load()
             posix = self._load_posix(lifecycle)
             self.layers = [(layer, self._load_layer(layer, lifecycle))
@@ -75,7 +100,10 @@ class Tracer:
             self._tasks_fd = lifecycle.map_fd("task_states")
             self._health_fd = lifecycle.map_fd("health")
             self._extras_fd = posix.map_fd("extras")
+            self._clock_fd = lifecycle.map_fd("job_clock")
+            self._heatmaps_fd = lifecycle.map_fd("heatmaps")
             self._events = EventStream(lifecycle.map_fd("events"))
+            self._events.add_segments(lifecycle.map_fd("segments"), options.dxt_max_segments)
         except BpfError:
             self.close()
             raise
@@ -96,6 +124,7 @@ class Tracer:
             for prog in OPTIONAL_PROGRAMS:
                 posix.set_autoload(prog, optional)
             self._set_holds(posix)
+            posix.set_const("dxt_enabled", np.bool_(self.options.dxt))
             try:
                 posix.load()
                 self.variant = variant
@@ -162,16 +191,28 @@ class Tracer:
         finally:
             os.close(int(key[0]))
 
+    def start_clock(self, ktime_ns: int) -> None:
+        """Heatmap bins count from ktime_ns (bpf_ktime_get_ns time)."""
+        map_update(self._clock_fd, np.zeros(1, dtype=np.uint32),
+                   np.array([ktime_ns], dtype=np.uint64))
+
+    def accept(self, key: np.void) -> None:
+        """The record's name is not excluded: its bytes may enter the heatmap."""
+        self._set_flags(key, L.RECORD_NAMED)
+
     def poll(self, timeout_ms: int) -> list[bytes]:
         assert self._events is not None
         return self._events.poll(timeout_ms)
 
-    def exclude(self, key: np.void) -> None:
-        """Stop counting a record whose name is excluded."""
+    def _set_flags(self, key: np.void, flags: int) -> None:
         slot = map_lookup(self._index_fd, np.array([key], dtype=L.file_key), np.dtype(np.uint32))
         assert self._records is not None
         # One word, which the BPF side only reads.
-        self._records.array["flags"][int(slot[0])] = L.RECORD_EXCLUDED
+        self._records.array["flags"][int(slot[0])] = flags
+
+    def exclude(self, key: np.void) -> None:
+        """Stop counting a record whose name is excluded."""
+        self._set_flags(key, L.RECORD_EXCLUDED)
 
     def records(self) -> tuple[np.ndarray, np.ndarray]:
         """Every record's key and a copy of its counters."""
@@ -202,6 +243,20 @@ class Tracer:
         keys, _ = map_dump(self._index_fd, L.file_key, np.dtype(np.uint32),
                            self.options.max_records)
         return len(keys)
+
+    def timelines(self, procs: list[int]) -> KernelTimelines:
+        """Segments drained so far and the heatmap rows of procs."""
+        assert self._events is not None
+        segments, over_trace, over_pending = self._events.segments(L.io_segment)
+        rows = {}
+        for proc in procs:
+            if proc >= self.options.heatmap_procs:
+                continue
+            first = proc * L.HEATMAP_APIS
+            rows[proc] = np.concatenate([
+                map_lookup(self._heatmaps_fd, np.array([first + api], dtype=np.uint32),
+                           L.heatmap_row) for api in range(L.HEATMAP_APIS)])
+        return KernelTimelines(segments, over_trace, over_pending, rows)
 
     def health(self) -> np.ndarray:
         return _array_values(self._health_fd, L.H_NUM_SLOTS)

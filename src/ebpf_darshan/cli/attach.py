@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from . import record
-from .tracer_args import add_layer_options, add_tracer_options
+from .tracer_args import add_layer_options, add_timeline_options, add_tracer_options
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -22,6 +22,7 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     add_tracer_options(p)
     add_layer_options(p)
+    add_timeline_options(p)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,8 +25,8 @@ from ..recorder import POLL_MS, Recording, run as run_recording
 from ..scope import CgroupScope, EnvScope, PidScope, Scope, ScopeError, record_scope
 from ..tracer import Tracer, TracerOptions
 from .errors import CliError
-from .tracer_args import add_layer_options, add_tracer_options, check_system, path_filter_of, start_tracer, \
-    tracer_options
+from .tracer_args import add_layer_options, add_timeline_options, add_tracer_options, \
+    check_system, path_filter_of, start_tracer, timeline_options, tracer_options
 
 
 @dataclass
@@ -47,6 +47,7 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
                      "(default: the current directory)")
     add_tracer_options(p)
     add_layer_options(p)
+    add_timeline_options(p)
     p.add_argument("--no-shared-reduction", action="store_true",
                    help="keep every MPI rank's record of a file all ranks opened, instead of "
                    "one rank -1 record")
@@ -127,8 +128,8 @@ def run(args: argparse.Namespace) -> int:
     if args.duration is not None and (scope is None or args.duration <= 0):
         raise CliError("--duration needs --pid, --cgroup or --jobid-env, and a positive time", 2)
     layers = [layer() for layer in ALL_LAYERS if not getattr(args, f"no_{layer.name}")]
-    options = tracer_options(args, TracerOptions(
-        lifecycle_consts=scope.lifecycle_consts() if scope else {}, layers=layers))
+    options = timeline_options(args, tracer_options(args, TracerOptions(
+        lifecycle_consts=scope.lifecycle_consts() if scope else {}, layers=layers)))
     path_filter = path_filter_of(args)
     check_system("record")
     out_dir = _output_dir(args)
@@ -142,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         health = tracer.health()
         extras = tracer.extras()
         layer_results = tracer.collect_layers()
+        timelines = tracer.timelines(sorted(set(recording.procs) | {int(p) for p in keys["proc"]}))
     finally:
         probes.close()
         tracer.close()
@@ -152,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     log = build_log(recording, keys, values, health,
                     JobFacts(uid, jobid, ran.argv, mounts, not args.no_shared_reduction,
                              ran.metadata), extras,
-                    layer_results)
+                    layer_results, timelines)
     path = Path(args.output) if args.output else out_dir / default_log_name(
         user, ran.argv[0], log.job.jobid, ran.pid, recording.start_epoch_ns)
     try:
@@ -162,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"cannot write the log {path}: {e.strerror or e}")
     if log.partial_flag:
         print(f"ebpf-darshan: {path}: the log is partial; its metadata lines say what is "
-              "missing (lost_* lines: raise --max-records or --event-buffer-mb)",
+              "missing (lost_* lines: raise --max-records or --event-buffer-mb; dxt_*: "
+              "--dxt-max-segments or --dxt-buffer-mb; heatmap_lost_ops: --heatmap-procs)",
               file=sys.stderr)
     return ran.exit_code

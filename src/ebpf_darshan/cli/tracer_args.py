@@ -10,7 +10,8 @@ from dataclasses import replace
 from ..binding import BpfError
 from ..layers import ALL_LAYERS
 from ..names import PathFilter
-from ..tracer import DEFAULT_EVENT_BUFFER_MB, DEFAULT_MAX_RECORDS, Tracer, TracerOptions
+from ..tracer import DEFAULT_DXT_BUFFER_MB, DEFAULT_DXT_MAX_SEGMENTS, DEFAULT_EVENT_BUFFER_MB, \
+    DEFAULT_HEATMAP_PROCS, DEFAULT_MAX_RECORDS, Tracer, TracerOptions
 from .errors import CliError
 
 BTF_PATH = "/sys/kernel/btf/vmlinux"
@@ -36,6 +37,19 @@ def add_layer_options(p: argparse.ArgumentParser) -> None:
                        "costs microseconds per call, see docs/performance.md)")
 
 
+def add_timeline_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dxt", action="store_true",
+                   help="also trace every read and write (Darshan's DXT_POSIX module)")
+    p.add_argument("--dxt-max-segments", type=int, default=DEFAULT_DXT_MAX_SEGMENTS, metavar="N",
+                   help="keep at most N DXT segments, 56 bytes each "
+                   f"(default {DEFAULT_DXT_MAX_SEGMENTS})")
+    p.add_argument("--dxt-buffer-mb", type=int, default=DEFAULT_DXT_BUFFER_MB, metavar="MB",
+                   help=f"ring buffer for DXT segments (default {DEFAULT_DXT_BUFFER_MB})")
+    p.add_argument("--heatmap-procs", type=int, default=DEFAULT_HEATMAP_PROCS, metavar="N",
+                   help="processes that get heatmaps, in order of creation, 27 KiB each per "
+                   f"API (default {DEFAULT_HEATMAP_PROCS})")
+
+
 def path_filter_of(args: argparse.Namespace) -> PathFilter:
     path_filter = PathFilter()
     for prefix in args.exclude:
@@ -54,17 +68,29 @@ def check_system(verb: str) -> None:
                        "ebpf-darshan needs CONFIG_DEBUG_INFO_BTF=y")
 
 
-def _power_of_two_mb(mb: int) -> int:
+def _power_of_two_mb(mb: int, option: str) -> int:
     if mb < 1 or mb & (mb - 1):
-        raise CliError("--event-buffer-mb must be a power of two (1, 2, 4, ...)")
+        raise CliError(f"{option} must be a power of two (1, 2, 4, ...)")
     return mb
 
 
+def _at_least_one(n: int, option: str) -> int:
+    if n < 1:
+        raise CliError(f"{option} must be at least 1")
+    return n
+
+
 def tracer_options(args: argparse.Namespace, base: TracerOptions | None = None) -> TracerOptions:
-    if args.max_records < 1:
-        raise CliError("--max-records must be at least 1")
-    return replace(base or TracerOptions(), max_records=args.max_records,
-                   event_buffer_mb=_power_of_two_mb(args.event_buffer_mb))
+    return replace(base or TracerOptions(),
+                   max_records=_at_least_one(args.max_records, "--max-records"),
+                   event_buffer_mb=_power_of_two_mb(args.event_buffer_mb, "--event-buffer-mb"))
+
+
+def timeline_options(args: argparse.Namespace, base: TracerOptions) -> TracerOptions:
+    return replace(base, dxt=args.dxt,
+                   dxt_max_segments=_at_least_one(args.dxt_max_segments, "--dxt-max-segments"),
+                   dxt_buffer_mb=_power_of_two_mb(args.dxt_buffer_mb, "--dxt-buffer-mb"),
+                   heatmap_procs=_at_least_one(args.heatmap_procs, "--heatmap-procs"))
 
 
 def start_tracer(options: TracerOptions) -> Tracer:

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Darshan's HEATMAP module kept in the kernel: bytes read and written per
+ * time bin, per (traced process, API).  Any program that sees a completed
+ * read or write calls heatmap_add() with its API (POSIX syscalls, STDIO or
+ * MPI-IO uprobes).  Adds are atomic and lock-free; the row layout that makes
+ * that possible is described with struct heatmap_row in ebpf_darshan.h.
+ */
+#ifndef HEATMAP_BPF_H
+#define HEATMAP_BPF_H
+
+#include "shared_maps.bpf.h"
+
+/* Processes with a heatmap row, by traced-process index; user space sizes
+ * the map (rows = processes * HEATMAP_APIS). */
+#define HEATMAP_PROCS_DEFAULT 256
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HEATMAP_PROCS_DEFAULT * HEATMAP_APIS);
+	__type(key, __u32);
+	__type(value, struct heatmap_row);
+} heatmaps SEC(".maps");
+
+/* [0]: the job's start, in bpf_ktime_get_ns() time, written by user space
+ * just before the command is released.  Bins count from there.  Zero: no
+ * heatmaps (recordings of processes not launched by us, the node daemon). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} job_clock SEC(".maps");
+
+/* The job's start, or 0 when there are no heatmaps. */
+static __always_inline __u64 heatmap_origin(void)
+{
+	__u32 zero = 0;
+	__u64 *origin = bpf_map_lookup_elem(&job_clock, &zero);
+
+	return origin ? *origin : 0;
+}
+
+/* floor(log2(v)) for v > 0, in six steps. */
+static __always_inline __u32 log2_floor(__u64 v)
+{
+	__u32 n = 0;
+
+	if (v >> 32) { n += 32; v >>= 32; }
+	if (v >> 16) { n += 16; v >>= 16; }
+	if (v >> 8) { n += 8; v >>= 8; }
+	if (v >> 4) { n += 4; v >>= 4; }
+	if (v >> 2) { n += 2; v >>= 2; }
+	if (v >> 1) n += 1;
+	return n;
+}
+
+/* A row bin and its edges, in units of the initial 0.1 s width. */
+struct heatmap_place {
+	__u32 bin;
+	__u64 start, end;
+};
+
+/* Where time t (ns since job start) falls; bin is HEATMAP_ROW_BINS when t
+ * is past the last level. */
+static __always_inline void heatmap_locate(__u64 t, struct heatmap_place *p)
+{
+	__u64 tenths = t / HEATMAP_BIN_NS;
+	__u32 level;
+
+	if (tenths < HEATMAP_BINS) {
+		p->bin = tenths;
+		p->start = tenths;
+		p->end = tenths + 1;
+		return;
+	}
+	level = log2_floor(tenths / (HEATMAP_BINS / 2));
+	if (level > HEATMAP_LEVELS) {
+		p->bin = HEATMAP_ROW_BINS;
+		return;
+	}
+	p->bin = HEATMAP_BINS + (level - 1) * (HEATMAP_BINS / 2) +
+		 (tenths >> level) - HEATMAP_BINS / 2;
+	p->start = (tenths >> level) << level;
+	p->end = p->start + (1ULL << level);
+}
+
+#define HINT_TIME_MASK ((1ULL << HEATMAP_HINT_TIME_BITS) - 1)
+#define HINT_START_SHIFT HEATMAP_HINT_BIN_BITS
+#define HINT_END_SHIFT (HEATMAP_HINT_BIN_BITS + HEATMAP_HINT_TIME_BITS)
+
+static __always_inline __u64 heatmap_hint(const struct heatmap_place *p)
+{
+	return p->bin | p->start << HINT_START_SHIFT | p->end << HINT_END_SHIFT;
+}
+
+/* The hinted bin, if [t1, t2] lies inside it; else HEATMAP_ROW_BINS. */
+static __always_inline __u32 heatmap_hinted_bin(__u64 hint, __u64 t1, __u64 t2)
+{
+	__u64 start = (hint >> HINT_START_SHIFT) & HINT_TIME_MASK;
+	__u64 end = (hint >> HINT_END_SHIFT) & HINT_TIME_MASK;
+
+	if (hint && t1 >= start * HEATMAP_BIN_NS && t2 < end * HEATMAP_BIN_NS)
+		return hint & ((1U << HEATMAP_HINT_BIN_BITS) - 1);
+	return HEATMAP_ROW_BINS;
+}
+
+/* Where row bin b ends, in ns since job start. */
+static __always_inline __u64 heatmap_bin_end(__u32 b)
+{
+	__u32 level, k;
+
+	if (b < HEATMAP_BINS)
+		return (b + 1) * HEATMAP_BIN_NS;
+	level = (b - HEATMAP_BINS) / (HEATMAP_BINS / 2) + 1;
+	k = (b - HEATMAP_BINS) % (HEATMAP_BINS / 2);
+	return ((__u64)(HEATMAP_BINS / 2 + k + 1) << level) * HEATMAP_BIN_NS;
+}
+
+static __always_inline void heatmap_bin_add(struct heatmap_row *row, __u32 b, bool write,
+					    __u64 bytes)
+{
+	if (b >= HEATMAP_ROW_BINS)
+		return;
+	if (write)
+		__sync_fetch_and_add(&row->bins[b].write, bytes);
+	else
+		__sync_fetch_and_add(&row->bins[b].read, bytes);
+}
+
+/* An operation that spans bins, spread as Darshan spreads it: in
+ * proportion to the time spent in each bin.  Each bin gets the difference
+ * of a floored cumulative share, so the shares add up to the bytes exactly.
+ * src/ebpf_darshan/heatmap.py does the same for operations it bins itself. */
+struct heatmap_spread {
+	struct heatmap_row *row;
+	__u64 t1, bytes, span, done;
+	__u32 first, last, shift;
+	bool write;
+};
+
+static long heatmap_spread_step(__u32 i, struct heatmap_spread *s)
+{
+	__u32 b = s->first + i;
+	__u64 upto, q, r, x;
+
+	if (b > s->last)
+		return 1;
+	if (b == s->last) {
+		upto = s->bytes;
+	} else {
+		/* bytes * x / span without overflow: x <= span < 2^32 */
+		x = (heatmap_bin_end(b) - s->t1) >> s->shift;
+		q = s->bytes / s->span;
+		r = s->bytes % s->span;
+		upto = q * x + r * x / s->span;
+	}
+	heatmap_bin_add(s->row, b, s->write, upto - s->done);
+	s->done = upto;
+	return 0;
+}
+
+/* Count a completed operation of `bytes` bytes that ran from t1 to t2
+ * (bpf_ktime_get_ns()) in the heatmap of (proc, api). */
+static __always_inline void heatmap_add(__u32 api, __u32 proc, bool write, __u64 bytes,
+					__u64 t1, __u64 t2)
+{
+	__u32 row_id = proc * HEATMAP_APIS + api;
+	struct heatmap_place first = {}, last = {};
+	__u64 origin = heatmap_origin();
+	struct heatmap_row *row;
+	__u32 b1;
+
+	if (!bytes || !origin)
+		return;
+	row = bpf_map_lookup_elem(&heatmaps, &row_id);
+	if (!row) {
+		health_inc(H_HEATMAP_DROPPED);
+		return;
+	}
+	t1 = t1 > origin ? t1 - origin : 0;
+	t2 = t2 > origin ? t2 - origin : 0;
+	b1 = heatmap_hinted_bin(row->hint, t1, t2);
+	if (b1 < HEATMAP_ROW_BINS) {
+		heatmap_bin_add(row, b1, write, bytes);
+		return;
+	}
+	heatmap_locate(t1, &first);
+	heatmap_locate(t2, &last);
+	if (last.bin >= HEATMAP_ROW_BINS) {
+		health_inc(H_HEATMAP_DROPPED);
+		return;
+	}
+	if (first.bin == last.bin) {
+		row->hint = heatmap_hint(&first);
+		heatmap_bin_add(row, first.bin, write, bytes);
+		return;
+	}
+	struct heatmap_spread s = {
+		.row = row, .t1 = t1, .bytes = bytes, .span = t2 - t1,
+		.first = first.bin, .last = last.bin, .write = write,
+	};
+	if (s.span >> 32) {
+		s.shift = log2_floor(s.span) - 31;
+		s.span >>= s.shift;
+	}
+	bpf_loop(HEATMAP_ROW_BINS, heatmap_spread_step, &s, 0);
+}
+
+#endif /* HEATMAP_BPF_H */

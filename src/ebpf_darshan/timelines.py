@@ -1,0 +1,46 @@
+"""The HEATMAP and DXT parts of a log, and what was lost from them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import bpf_layout as L
+from .darshan import Log, record_id
+from .darshan import modules as M
+from .dxt import Owners, darshan_dxt
+from .heatmap import bin_pending, darshan_heatmaps, heatmap_name
+from .tracer import KernelTimelines
+
+
+def _partial_bit(module: str) -> int:
+    return 1 << M.MODULE_IDS[module]
+
+
+def _kept(segments: np.ndarray, owners: Owners) -> np.ndarray:
+    keep = [(int(k["proc"]), int(k["dev"]), int(k["ino"])) in owners for k in segments["key"]]
+    return segments[np.array(keep, dtype=bool)] if len(segments) else segments
+
+
+def add_timelines(log: Log, kernel: KernelTimelines, owners: Owners, rank_of: dict[int, int],
+                  start_ktime: int, health: np.ndarray) -> None:
+    """Put the heatmaps and DXT traces into log, count and flag losses."""
+    segments = kernel.segments
+    pending = segments[((segments["flags"] & L.SEG_HEATMAP_PENDING) != 0)
+                       & (segments["module"] == L.DARSHAN_POSIX_MOD)]
+    rows = {proc: row for proc, row in kernel.heatmap_rows.items() if proc in rank_of}
+    unbinned = bin_pending(rows, _kept(pending, owners), start_ktime)
+    run_ns = log.job.end_ns - log.job.start_ns
+    log.heatmaps = darshan_heatmaps(rows, rank_of, run_ns)
+    names = {record_id(heatmap_name(api)): heatmap_name(api) for api in range(L.HEATMAP_APIS)}
+    for heatmap in log.heatmaps:
+        log.names[heatmap.id] = names[heatmap.id]
+    log.dxt = darshan_dxt(segments, {L.DARSHAN_POSIX_MOD: owners}, start_ktime)
+
+    lost = {"dxt_segments_lost": (int(health[L.H_SEGMENTS_DROPPED]), "DXT_POSIX"),
+            "dxt_segments_over_limit": (kernel.segments_over_limit, "DXT_POSIX"),
+            "heatmap_lost_ops": (int(health[L.H_HEATMAP_DROPPED]) + kernel.pending_over_limit
+                                 + unbinned, "HEATMAP")}
+    for key, (count, module) in lost.items():
+        if count > 0:
+            log.job.metadata[key] = str(count)
+            log.partial_flag |= _partial_bit(module)

@@ -1,0 +1,254 @@
+"""DXT traces and heatmaps: recorded by the real BPF programs, read back
+with PyDarshan, checked against workloads whose I/O is known."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import darshan
+import numpy as np
+import pytest
+
+from conftest import ebpf_darshan, posix, record
+from ebpf_darshan import bpf_layout as L
+from ebpf_darshan.heatmap import darshan_heatmaps, row_bin, spread
+from ebpf_darshan.launch import HeldCommand
+from ebpf_darshan.names import PathFilter
+from ebpf_darshan.recorder import Recording
+from ebpf_darshan.tracer import Tracer, TracerOptions
+
+
+def dxt(log: Path) -> dict[tuple[int, str], dict]:
+    """DXT_POSIX records as PyDarshan reads them: (rank, name) -> record."""
+    report = darshan.DarshanReport(str(log), read_all=True)
+    report.read_all_dxt_records()
+    names = report.name_records
+    return {(int(r["rank"]), names[r["id"]]): r for r in report.records["DXT_POSIX"]}
+
+
+def segments(segs: list[dict]) -> list[tuple[int, int]]:
+    return [(int(s["offset"]), int(s["length"])) for s in segs]
+
+
+def times(segs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    return (np.array([s["start_time"] for s in segs]), np.array([s["end_time"] for s in segs]))
+
+
+def test_dxt_segments_are_exact(bins: Path, tmp_path: Path) -> None:
+    out, log = tmp_path / "pattern.dat", tmp_path / "pattern.darshan"
+    record(log, [str(bins / "dxt_pattern"), str(out)], "--dxt")
+    report = darshan.DarshanReport(str(log), read_all=True)
+    assert report.modules["DXT_POSIX"]["ver"] == 1
+    assert not report.modules["DXT_POSIX"]["partial_flag"]
+    traces = dxt(log)
+    assert list(traces) == [(0, str(out))]  # the loader's reads of libc are excluded
+    trace = traces[(0, str(out))]
+    assert trace["hostname"] == socket.gethostname()
+    assert segments(trace["write_segments"]) == [(8192, 100), (0, 200), (0, 300), (300, 50)]
+    assert segments(trace["read_segments"]) == [(0, 250), (250, 250), (8000, 292), (9000, 0)]
+    run_time = report.metadata["job"]["run_time"]
+    (write_starts, write_ends), (read_starts, read_ends) = (
+        times(trace["write_segments"]), times(trace["read_segments"]))
+    for starts, ends in ((write_starts, write_ends), (read_starts, read_ends)):
+        assert (0 < starts).all() and (starts <= ends).all() and (ends < run_time).all()
+        assert (np.diff(starts) > 0).all()
+    assert write_ends.max() < read_starts.min()
+
+
+def test_dxt_records_follow_ranks(bins: Path, tmp_path: Path) -> None:
+    out, log = tmp_path / "fork.dat", tmp_path / "fork.darshan"
+    record(log, [str(bins / "fork_inherit"), str(out)], "--dxt")
+    traces = dxt(log)
+    assert segments(traces[(0, str(out))]["write_segments"]) == [(0, 10), (50, 10)]
+    assert segments(traces[(1, str(out))]["write_segments"]) == [(10, 20), (30, 20)]
+
+
+def test_without_dxt_there_is_no_trace(bins: Path, tmp_path: Path) -> None:
+    out, log = tmp_path / "plain.dat", tmp_path / "plain.darshan"
+    record(log, [str(bins / "dxt_pattern"), str(out)])
+    modules = darshan.DarshanReport(str(log), read_all=True).modules
+    assert "DXT_POSIX" not in modules and "HEATMAP" in modules
+
+
+def test_segments_over_the_bound_are_counted(bins: Path, tmp_path: Path) -> None:
+    """A static binary: its 16 writes are the only segments there are."""
+    out, log = tmp_path / "bound.dat", tmp_path / "bound.darshan"
+    done = record(log, [str(bins / "seq_write_static"), str(out)], "--dxt",
+                  "--dxt-max-segments", "5")
+    assert "lost" in done.stderr
+    report = darshan.DarshanReport(str(log), read_all=True)
+    assert report.modules["DXT_POSIX"]["partial_flag"] is True
+    assert report.metadata["job"]["metadata"]["dxt_segments_over_limit"] == "11"
+    assert segments(dxt(log)[(0, str(out))]["write_segments"]) == [
+        (i * 4096, 4096) for i in range(5)]
+    assert posix(log)[(0, str(out))]["POSIX_WRITES"] == 16
+
+
+def heatmap_bytes(log: Path) -> dict[int, tuple[int, int]]:
+    """rank -> (read, write) bytes in the POSIX heatmap, as PyDarshan reads it."""
+    heatmap = darshan.DarshanReport(str(log), read_all=True).heatmaps["POSIX"]
+    reads, writes = heatmap.to_df(ops=["read"]), heatmap.to_df(ops=["write"])
+    return {int(rank): (int(reads.loc[rank].sum()), int(writes.loc[rank].sum()))
+            for rank in reads.index}
+
+
+def posix_bytes(log: Path) -> dict[int, tuple[int, int]]:
+    out: dict[int, tuple[int, int]] = {}
+    for (rank, _), rec in posix(log).items():
+        read, written = out.get(rank, (0, 0))
+        out[rank] = (read + rec["POSIX_BYTES_READ"], written + rec["POSIX_BYTES_WRITTEN"])
+    return {rank: rw for rank, rw in out.items() if rw != (0, 0)}
+
+
+@pytest.mark.parametrize("workload, dxt_option", [
+    ("mixed_rw", []), ("fork_inherit", []), ("dxt_pattern", ["--dxt"])])
+def test_heatmap_adds_up_to_posix_bytes(bins: Path, tmp_path: Path, workload: str,
+                                        dxt_option: list[str]) -> None:
+    """Dynamically linked: the loader reads libc before user space can see
+    that the file is excluded, and those bytes must not reach the heatmap."""
+    out, log = tmp_path / f"{workload}.dat", tmp_path / f"{workload}.darshan"
+    record(log, [str(bins / workload), str(out)], *dxt_option)
+    expected = posix_bytes(log)
+    assert expected and heatmap_bytes(log) == expected
+
+
+def test_heatmap_bins_in_time(bins: Path, tmp_path: Path) -> None:
+    """Each write lands in the 0.1 s bin its DXT segment says it ran in."""
+    out, log = tmp_path / "timed.dat", tmp_path / "timed.darshan"
+    record(log, [str(bins / "timed_writes"), str(out)], "--dxt")
+    report = darshan.DarshanReport(str(log), read_all=True)
+    heatmap = report.heatmaps["POSIX"]
+    assert heatmap._bin_width_seconds == 0.1
+    writes = heatmap.to_df(ops=["write"], interval_index=False).loc[0]
+    assert len(writes) == np.ceil(report.metadata["job"]["run_time"] / 0.1)
+    expected = np.zeros(len(writes), dtype=np.int64)
+    starts, ends = times(dxt(log)[(0, str(out))]["write_segments"])
+    assert list(ends - starts < 0.001) == [True, True]  # too short to straddle two bins
+    for start, nbytes in zip(starts, (1000, 2000)):
+        expected[int(start / 0.1)] += nbytes
+    assert list(writes) == list(expected) and int(starts[1] / 0.1) >= int(starts[0] / 0.1) + 2
+    assert heatmap.to_df(ops=["read"]).to_numpy().sum() == 0
+
+
+def test_heatmap_rows_beyond_the_bound_are_counted(bins: Path, tmp_path: Path) -> None:
+    out, log = tmp_path / "rows.dat", tmp_path / "rows.darshan"
+    record(log, [str(bins / "fork_inherit"), str(out)], "--heatmap-procs", "1")
+    report = darshan.DarshanReport(str(log), read_all=True)
+    assert report.modules["HEATMAP"]["partial_flag"] is True
+    assert report.metadata["job"]["metadata"]["heatmap_lost_ops"] == "2"  # the child's writes
+    assert heatmap_bytes(log) == {0: (0, 20)}
+
+
+def test_kernel_bins_late_in_a_job_like_user_space(bins: Path, tmp_path: Path) -> None:
+    """With the job clock set 100 s back, the kernel bins at the 0.8 s level;
+    the DXT times of the same operations, binned by heatmap.py, must give
+    the very same row.  (The first write comes before user space has seen
+    the file's name, so it is left to user space: only the second is the
+    kernel's.)"""
+    tracer = Tracer(TracerOptions(dxt=True))
+    try:
+        recording = Recording(PathFilter())
+        command = HeldCommand.start([str(bins / "timed_writes"), str(tmp_path / "late.dat")])
+        tracer.trace_process(command.pid, 0)
+        origin = time.monotonic_ns() - 100 * 10**9
+        tracer.start_clock(origin)
+        command.release()
+        while not command.poll():
+            recording.drain(tracer, 100)
+        recording.drain(tracer, 0)
+        assert command.exit_code == 0
+        timelines = tracer.timelines([0])
+    finally:
+        tracer.close()
+    traced = timelines.segments[(timelines.segments["flags"] & L.SEG_HEATMAP_PENDING) == 0]
+    expected = np.zeros(L.HEATMAP_ROW_BINS, dtype=L.heatmap_bin)
+    for seg in traced:
+        assert spread(expected, True, int(seg["length"]), int(seg["start_ns"]) - origin,
+                      int(seg["end_ns"]) - origin)
+    kernel = timelines.heatmap_rows[0]["bins"][L.HEATMAP_POSIX]
+    assert kernel["write"].sum() == traced["length"].sum() and 2000 in traced["length"]
+    assert (kernel == expected).all()
+    assert row_bin(100 * 10**9) == L.HEATMAP_BINS + 2 * 100 + 25  # level 3, 0.8 s bins
+
+
+def darshan_reference(ops: list[tuple[int, int]], end_ns: int) -> tuple[float, np.ndarray]:
+    """Darshan's runtime algorithm for instantaneous writes (time ns, bytes):
+    200 bins of 0.1 s, collapsed in place whenever an operation or the end
+    falls past the last bin."""
+    width, bins = 0.1, np.zeros(L.HEATMAP_BINS, dtype=np.int64)
+
+    def collapse() -> None:
+        nonlocal width
+        bins[:L.HEATMAP_BINS // 2] = bins[0::2] + bins[1::2]
+        bins[L.HEATMAP_BINS // 2:] = 0
+        width *= 2
+
+    for t, nbytes in ops:
+        while t / 1e9 > width * L.HEATMAP_BINS:
+            collapse()
+        bins[int(t / 1e9 / width)] += nbytes
+    while end_ns / 1e9 > width * L.HEATMAP_BINS:
+        collapse()
+    return width, bins[:int(np.ceil(end_ns / 1e9 / width))]
+
+
+@pytest.mark.parametrize("end_s", [0.35, 19.9, 20.5, 333.0, 86400.0 * 3])
+def test_row_layout_gives_darshans_collapsed_bins(end_s: float) -> None:
+    rng = np.random.default_rng(int(end_s * 10))
+    end_ns = int(end_s * 1e9)
+    # times a microsecond off any bin edge, so float and integer binning agree
+    ops = [(int(t) // 1000 * 1000 + 1000, int(n)) for t, n in
+           zip(rng.integers(0, end_ns - 2000, 500), rng.integers(1, 1 << 20, 500))]
+    rows = np.zeros(L.HEATMAP_APIS, dtype=L.heatmap_row)
+    for t, nbytes in ops:
+        assert spread(rows["bins"][L.HEATMAP_POSIX], True, nbytes, t, t)
+    (ours,) = darshan_heatmaps({7: rows}, {7: 0}, end_ns)
+    width, theirs = darshan_reference(ops, end_ns)
+    assert ours.bin_width == width
+    assert list(ours.write_bins) == list(theirs)
+    assert ours.write_bins.sum() == sum(n for _, n in ops)
+
+
+def test_spread_splits_exactly() -> None:
+    row = np.zeros(L.HEATMAP_ROW_BINS, dtype=L.heatmap_bin)
+    # 1001 bytes over 0.05 s .. 0.35 s: a sixth, a third, a third, a sixth,
+    # each bin the difference of floored running totals 166, 500, 834, 1001
+    assert spread(row, False, 1001, 50_000_000, 350_000_000)
+    assert list(row["read"][:4]) == [166, 334, 334, 167]
+    # 3 GiB over 30 s crosses from the 0.1 s bins into the 0.2 s level
+    big = np.zeros(L.HEATMAP_ROW_BINS, dtype=L.heatmap_bin)
+    assert spread(big, True, 3 << 30, 1_000_000_000, 31_000_000_000)
+    assert big["write"].sum() == 3 << 30
+    assert not spread(big, True, 1, 0, 10**9 * 20 * 2**16)  # past the last level
+
+
+def test_summary_renders_every_section(bins: Path, tmp_path: Path) -> None:
+    out, log = tmp_path / "sum.dat", tmp_path / "sum.darshan"
+    record(log, [str(bins / "fork_inherit"), str(out)], "--dxt")
+    sections = ["Job Summary", "Darshan Log Information", "I/O Summary",
+                "Heat Map: HEATMAP POSIX", "Cross-Module Comparisons", "I/O Cost",
+                "Per-Module Statistics: POSIX", "Access Pattern", "Access Sizes",
+                "Common Access Sizes", "Operation Counts", "Data Access by Category",
+                "DXT_POSIX (ver=1) Module Data", "HEATMAP (ver=1) Module Data"]
+    for extra, more in (([], []), (["--enable_dxt_heatmap"], ["Heat Map: DXT_POSIX"])):
+        html = tmp_path / "summary.html"
+        done = subprocess.run([sys.executable, "-m", "darshan", "summary", str(log), "--output",
+                               str(html), *extra], capture_output=True, text=True, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        page = html.read_text()
+        assert [s for s in sections + more if s not in page] == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dxt-max-segments", "0"], "--dxt-max-segments must be at least 1"),
+    (["--dxt-buffer-mb", "3"], "--dxt-buffer-mb must be a power of two"),
+    (["--heatmap-procs", "0"], "--heatmap-procs must be at least 1"),
+])
+def test_bad_timeline_options(args: list[str], message: str) -> None:
+    done = ebpf_darshan("record", *args, "--", "true")
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
