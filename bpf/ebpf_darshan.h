@@ -153,6 +153,10 @@ struct task_state {
 	 * the application, as in Darshan. */
 	__u32 stdio_depth;
 	__u32 pad;
+	/* User stack pointer at the outermost stdio call's entry: the stack
+	 * above it means that call is over even if its return went unseen
+	 * (a probe attached mid-call, a longjmp). */
+	__u64 stdio_sp;
 };
 
 enum event_kind {

@@ -830,9 +830,15 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	if (cls == C_NONE)
 		return 0;
 	st = traced_task(bpf_get_current_task_btf());
-	/* inside stdio: its system calls are not the application's */
-	if (!st || st->stdio_depth)
+	if (!st)
 		return 0;
+	/* inside stdio: its system calls are not the application's, unless
+	 * the stack says the stdio call is over (its return went unseen) */
+	if (st->stdio_depth) {
+		if (regs->sp <= st->stdio_sp)
+			return 0;
+		st->stdio_depth = 0;
+	}
 	if (cls == C_CLOSE_RANGE) {
 		on_close_range(regs, st->proc);
 		return 0;

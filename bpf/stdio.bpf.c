@@ -352,8 +352,16 @@ int BPF_KPROBE(stdio_enter)
 					 PT_REGS_PARM3(ctx), PT_REGS_PARM4(ctx) };
 	struct stdio_call *c;
 
+	if (!st)
+		return 0;
+	/* a depth left over from a call whose return went unseen */
+	if (st->stdio_depth && PT_REGS_SP(ctx) > st->stdio_sp)
+		st->stdio_depth = 0;
 	/* only the outermost call counts (getline calls getdelim) */
-	if (!st || st->stdio_depth++ || op == SIO_INSIDE)
+	if (st->stdio_depth++)
+		return 0;
+	st->stdio_sp = PT_REGS_SP(ctx);
+	if (op == SIO_INSIDE)
 		return 0;
 	c = bpf_task_storage_get(&stdio_calls, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!c)

@@ -87,6 +87,7 @@ task_state = np.dtype([
     ("last_ino", "<u8"),
     ("stdio_depth", "<u4"),
     ("pad", "<u4"),
+    ("stdio_sp", "<u8"),
 ])
 
 event = np.dtype([

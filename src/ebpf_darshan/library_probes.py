@@ -69,7 +69,11 @@ class LibraryProbes:
                         # aliases (fopen/fopen64) share an address: probe it once
                         sites.setdefault((program, ret), {}).setdefault(
                             offset, probe.cookie | library_bits)
-            for (program, ret), at in sites.items():
+            # Return probes first: a call entered between the two attaches
+            # must not leave its entry counted without its return (a
+            # process held for the attach can be continued early, e.g. by
+            # mpirun forwarding SIGCONT to its ranks).
+            for (program, ret), at in sorted(sites.items(), key=lambda site: not site[0][1]):
                 links.append(obj.attach_uprobes(program, pid, mapped.path_from(pid),
                                                 list(at), list(at.values()), retprobe=ret))
         except (BpfError, OSError):
