@@ -232,6 +232,24 @@ def test_metrics_endpoint(daemon: Daemon, users: list[User], workdir: Path) -> N
                   direction="write") >= 3072
 
 
+def test_top_shows_the_running_job(daemon: Daemon, users: list[User], workdir: Path) -> None:
+    """`top` draws its tables from the daemon's live counters."""
+    one = users[0]
+    job, go = held_job(one, workdir, "t", "dd if=/dev/zero of=top.dat bs=512 count=3 status=none")
+    key = wait_for(lambda: (j := job_with_file(daemon.query(None), "top.dat")) and j["job"],
+                   "the job")
+    shown = subprocess.run([sys.executable, "-m", "ebpf_darshan", "top", "--iterations", "1",
+                            "--interval", "0.2", "--socket", daemon.socket],
+                           capture_output=True, text=True, timeout=WAIT_S,
+                           env=dict(os.environ, COLUMNS="120"))
+    assert shown.returncode == 0, shown.stderr
+    files = shown.stdout[shown.stdout.index("files"):]
+    row = next(line for line in files.splitlines() if "top.dat" in line)
+    assert key in row and one.name in row
+    go.write_text("\n")
+    job.wait(WAIT_S)
+
+
 @pytest.mark.parametrize("daemon", [("--max-records", "4096")], indirect=True)
 def test_two_thousand_short_processes(daemon: Daemon, users: list[User], workdir: Path) -> None:
     """4096 record slots, 2,000 processes with about 5 records each (the

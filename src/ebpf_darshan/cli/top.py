@@ -13,6 +13,7 @@ from rich.table import Table
 from ..node.query import DEFAULT_SOCKET
 from .query import fetch
 
+NAME_WIDTH = 32  # characters of a file's path shown
 ROWS = 15
 MIB = 1024 * 1024
 
@@ -66,7 +67,13 @@ def view(before: tuple[dict, dict], after: tuple[dict, dict], seconds: float) ->
     return Group(
         _table("processes", "pid", rates(before[0], after[0], seconds),
                lambda r: f"{r['pid']} {r['exe'].rsplit('/', 1)[-1]}"),
-        _table("files", "file", rates(before[1], after[1], seconds), lambda r: r["name"]))
+        _table("files", "file", rates(before[1], after[1], seconds),
+               lambda r: _tail(r["name"])))
+
+
+def _tail(path: str) -> str:
+    """The end of a long path, where the file's own name is."""
+    return path if len(path) <= NAME_WIDTH else "…" + path[-(NAME_WIDTH - 1):]
 
 
 def run(args: argparse.Namespace) -> int:
