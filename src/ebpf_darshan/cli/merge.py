@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..darshan import LogFormatError, Log, read_log, write_log
+from ..darshan import write_log
 from ..merge import MergeError, merge_logs
-from .errors import CliError
+from .errors import CliError, read_log_file
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -19,21 +19,8 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("logs", nargs="+", metavar="NODE_LOG", help="node logs of one job")
 
 
-def _read(path: str) -> Log:
-    try:
-        return read_log(path)
-    except FileNotFoundError:
-        raise CliError(f"{path}: no such file")
-    except IsADirectoryError:
-        raise CliError(f"{path}: is a directory")
-    except PermissionError:
-        raise CliError(f"{path}: permission denied")
-    except LogFormatError as e:
-        raise CliError(f"{path}: {e}")
-
-
 def run(args: argparse.Namespace) -> int:
-    logs = [(path, _read(path)) for path in args.logs]
+    logs = [(path, read_log_file(path)) for path in args.logs]
     try:
         job = merge_logs(logs, shared_reduction=not args.no_shared_reduction)
     except MergeError as e:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..darshan import LogFormatError, format_log, read_log
-from .errors import CliError
+from ..darshan import format_log
+from .errors import read_log_file
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -15,16 +15,7 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        log = read_log(args.log)
-    except FileNotFoundError:
-        raise CliError(f"{args.log}: no such file")
-    except IsADirectoryError:
-        raise CliError(f"{args.log}: is a directory")
-    except PermissionError:
-        raise CliError(f"{args.log}: permission denied")
-    except LogFormatError as e:
-        raise CliError(f"{args.log}: {e}")
+    log = read_log_file(args.log)
     try:
         sys.stdout.write(format_log(log, args.log))
         sys.stdout.flush()
