@@ -22,11 +22,16 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import assert_counters, posix
+from ebpf_darshan.cli.daemon import POLL_MS
 from ebpf_darshan.darshan import read_log
+from ebpf_darshan.names import PathFilter
 from ebpf_darshan.node.logs import obfuscated
+from ebpf_darshan.node.recorder import NodeOptions, NodeRecorder
+from ebpf_darshan.tracer import Tracer, TracerOptions
 
 USERS = ("edtest1", "edtest2")
 WAIT_S = 30
@@ -277,6 +282,57 @@ def test_two_thousand_short_processes(daemon: Daemon, users: list[User], workdir
     assert daemon.proc.poll() is None
     health = daemon.query(None)["health"]
     assert health["records_dropped"] == health["events_lost"] == 0
+
+
+def test_a_process_gone_before_its_events_are_read(users: list[User], workdir: Path,
+                                                  tmp_path: Path) -> None:
+    """A job that ends between the daemon's drain of the events and its sweep
+    (for exit events that were lost) still has its last events in the ring:
+    dd's fork, its file's name, the exits.  The sweep must not take the
+    shell for gone without them, which wrote the job's log without dd's
+    file, and crashed the daemon when a name came for records already taken
+    (the flaky test_two_thousand_short_processes on a loaded machine).  The
+    job waits on a fifo until the drain is done, then runs to its end."""
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    go = workdir / "late.go"
+    os.mkfifo(go, 0o666)
+    tracer = Tracer(TracerOptions(lifecycle_consts={"trace_uid_min": np.uint32(1000)}))
+    try:
+        node = NodeRecorder(tracer, PathFilter(), NodeOptions(log_dir, sweep_s=0))
+        job = users[0].run(["sh", "-c", f"read x < {go}; "
+                            "dd if=/dev/zero of=late.dat bs=10 count=3 status=none"], cwd=workdir)
+
+        def running() -> bool:
+            return any(j.pid == job.pid for j in node.jobs.running.values())
+
+        deadline = time.monotonic() + WAIT_S
+        while not running() and time.monotonic() < deadline:
+            node.step(POLL_MS)
+        assert running()
+        drain = tracer.poll
+
+        def drain_then_end_the_job(timeout_ms: int) -> list[bytes]:
+            raws = drain(timeout_ms)
+            go.write_text("\n")
+            assert job.wait(WAIT_S) == 0
+            return raws
+
+        tracer.poll = drain_then_end_the_job
+        node.step(0)
+        tracer.poll = drain
+        while running() and time.monotonic() < deadline:
+            node.step(POLL_MS)
+    finally:
+        tracer.close()
+    logs = [p for p in log_dir.rglob("*.darshan")
+            if any(n.startswith(str(workdir)) for _, n in posix(p))]
+    assert len(logs) == 1
+    log = read_log(logs[0])
+    assert log.job.exe == "/usr/bin/sh" and not log.partial_flag, log.job.metadata
+    records = {n: r for (_, n), r in posix(logs[0]).items()}
+    assert_counters(records[str(workdir / "late.dat")],
+                    {"POSIX_WRITES": 3, "POSIX_BYTES_WRITTEN": 30, "POSIX_OPENS": 2})
 
 
 def test_sigterm_writes_partial_logs(daemon: Daemon, users: list[User], workdir: Path) -> None:

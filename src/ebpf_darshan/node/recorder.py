@@ -45,6 +45,7 @@ class NodeOptions:
     log_dir: Path
     obfuscate: bool = False
     max_kept_records: int = 65536
+    sweep_s: float = SWEEP_S
 
 
 @dataclass
@@ -79,13 +80,21 @@ class NodeRecorder:
             lambda job, keys, values: None
 
     def step(self, timeout_ms: int) -> None:
+        # The sweep looks for gone processes before the drain, never after:
+        # the kernel sends a process's exit event before /proc forgets its
+        # pid, so the drain then brings every exit event that was not lost,
+        # with the events sent before it.  A process found gone after the
+        # drain may have events still in the ring: its records would be
+        # taken before their names came, its job written without them.
+        due = time.monotonic() - self._last_sweep >= self.options.sweep_s
+        gone = self._gone() if due else None
         raws = self.tracer.poll(timeout_ms)
         with self.lock:
             health = self.tracer.health()
             for raw in raws:
                 self._dispatch(raw, health)
-            if time.monotonic() - self._last_sweep > SWEEP_S:
-                self._sweep()
+            if gone is not None:
+                self._sweep(gone)
             if self._ended:
                 self._take(self._ended)
                 self._ended = set()
@@ -105,16 +114,24 @@ class NodeRecorder:
             self.jobs.ended(proc)
             self._ended.add(proc)
 
-    def _sweep(self) -> None:
-        """Catch what lost events hid: processes gone without an exit event,
-        records of processes never placed in a job."""
-        self._last_sweep = time.monotonic()
+    def _gone(self) -> set[int]:
+        """The live processes that have left /proc."""
+        gone = set()
         for job in self.jobs.running.values():
-            for proc in list(job.live):
+            for proc in job.live:
                 pid = job.recording.procs[proc].pid if proc in job.recording.procs else 0
                 if not pid or not os.path.exists(f"/proc/{pid}"):
-                    self.jobs.ended(proc)
-                    self._ended.add(proc)
+                    gone.add(proc)
+        return gone
+
+    def _sweep(self, gone: set[int]) -> None:
+        """Catch what lost events hid: processes gone without an exit event
+        (gone: found gone before the events were drained), records of
+        processes never placed in a job."""
+        self._last_sweep = time.monotonic()
+        for proc in gone:
+            self.jobs.ended(proc)
+            self._ended.add(proc)
         keys, _ = self.tracer.records()
         known = {p for p in np.unique(keys["proc"]).tolist() if self.jobs.of(p) is not None}
         unknown = set(np.unique(keys["proc"]).tolist()) - known
