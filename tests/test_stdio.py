@@ -28,15 +28,18 @@ def untouched() -> dict[str, float]:
     return {name: 0 for name in counter_names("STDIO")}
 
 
+# stdio_ops' main stream
+ONE_STREAM = {"STDIO_OPENS": 1, "STDIO_WRITES": 12, "STDIO_READS": 6, "STDIO_SEEKS": 3,
+              "STDIO_FLUSHES": 1, "STDIO_BYTES_WRITTEN": 4113, "STDIO_BYTES_READ": 5119,
+              "STDIO_MAX_BYTE_WRITTEN": 4112, "STDIO_MAX_BYTE_READ": 4112}
+
+
 def test_stdio_calls_exact(bins: Path, tmp_path: Path) -> None:
     main, fdo, unl = tmp_path / "main.txt", tmp_path / "fdopen.txt", tmp_path / "unlocked.txt"
     log = tmp_path / "stdio.darshan"
     record(log, [str(bins / "stdio_ops"), str(main), str(fdo), str(unl)])
     records = stdio(log)
-    assert_counters(records[(0, str(main))], untouched() | {
-        "STDIO_OPENS": 1, "STDIO_WRITES": 12, "STDIO_READS": 6, "STDIO_SEEKS": 3,
-        "STDIO_FLUSHES": 1, "STDIO_BYTES_WRITTEN": 4113, "STDIO_BYTES_READ": 5119,
-        "STDIO_MAX_BYTE_WRITTEN": 4112, "STDIO_MAX_BYTE_READ": 4112})
+    assert_counters(records[(0, str(main))], untouched() | ONE_STREAM)
     assert_counters(records[(0, str(fdo))], untouched() | {
         "STDIO_OPENS": 1, "STDIO_FDOPENS": 1, "STDIO_WRITES": 1, "STDIO_BYTES_WRITTEN": 10,
         "STDIO_MAX_BYTE_WRITTEN": 9})
@@ -125,3 +128,15 @@ def test_exec_d_children_are_probed(bins: Path, tmp_path: Path) -> None:
     # ranks: sh is not one (no I/O); the first program and its child, then
     # the second and its child
     assert writes == {(0, str(a)): 2, (1, str(b)): 3, (2, str(b)): 2, (3, str(a)): 3}
+
+
+def test_exec_into_the_same_libc_counts_each_call_once(bins: Path, tmp_path: Path) -> None:
+    """The shell was probed in libc; it execs a program that maps the same
+    libc, whose calls the same links see: probing it again would count
+    every entry twice (and stdio's nesting would never unwind)."""
+    main, fdo, unl = tmp_path / "main.txt", tmp_path / "fdopen.txt", tmp_path / "unlocked.txt"
+    log = tmp_path / "exec.darshan"
+    record(log, ["sh", "-c", f"echo start; exec {bins / 'stdio_ops'} {main} {fdo} {unl}"])
+    records = stdio(log)
+    assert_counters(records[(0, str(main))], untouched() | ONE_STREAM)
+    assert posix(log)[(0, str(fdo))]["POSIX_OPENS"] == 1

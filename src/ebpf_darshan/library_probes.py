@@ -3,8 +3,13 @@ really maps, while the kernel holds it stopped (see bpf/library_hold.bpf.h).
 
 Uprobes are attached per process, never system-wide: the kernel installs
 the breakpoints only in the address space of that process, so untraced
-processes mapping the same library pay nothing.  After exec the old links
-are dropped (new image); the new image's mappings hold it again.
+processes mapping the same library pay nothing.  A link belongs to the
+process and the library file, not to the program image: after exec it
+probes the new image's copy of the same file, so links are kept until the
+process exits.  (Dropping them at exec and attaching anew would leave both
+sets firing, every call counted twice, until the slow close of the old ones;
+the new image's mappings hold the process again and only files not probed
+yet get links.)
 """
 
 from __future__ import annotations
@@ -81,18 +86,18 @@ class LibraryProbes:
                 self.failures += 1
         return links
 
-    # ProcessWatcher (recorder.py): attach while held, drop on exec and exit.
+    # ProcessWatcher (recorder.py): attach while held, drop at exit.
     def on_hold(self, kind: int, proc: int, pid: int) -> None:
         self.attach(pid)
 
     def on_exec(self, proc: int, pid: int) -> None:
-        self.forget(pid)
+        """The links stay: see the module's docstring."""
 
     def on_exit(self, proc: int, pid: int) -> None:
         self.forget(pid)
 
     def forget(self, pid: int) -> None:
-        """Detach everything attached for pid (it exec'd or exited)."""
+        """Detach everything attached for pid (it exited)."""
         for links in self._links.pop(pid, {}).values():
             for link in links:
                 self._closing.put(link)
