@@ -264,7 +264,7 @@ struct io_segment {
 	__u64 start_ns;       /* bpf_ktime_get_ns() */
 	__u64 end_ns;
 	__u32 tid;
-	__u16 module;         /* Darshan module id of the record: 1 POSIX, 2 MPI-IO */
+	__u16 module;         /* Darshan module id of the record: 1 POSIX, 2 MPI-IO, 9 STDIO */
 	__u8 op;              /* enum io_type */
 	__u8 flags;           /* enum segment_flag */
 };
@@ -272,6 +272,7 @@ struct io_segment {
 /* Darshan module ids of the modules that write segments or heatmaps. */
 #define DARSHAN_POSIX_MOD 1
 #define DARSHAN_MPIIO_MOD 2
+#define DARSHAN_STDIO_MOD 9
 
 /* Heatmaps, one per (process, API), as Darshan 3.4+ keeps them: bins of
  * 0.1 s while the job is young, doubling in width as it ages.  Darshan

@@ -2,9 +2,14 @@
 /*
  * Darshan's HEATMAP module kept in the kernel: bytes read and written per
  * time bin, per (traced process, API).  Any program that sees a completed
- * read or write calls heatmap_add() with its API (POSIX syscalls, STDIO or
- * MPI-IO uprobes).  Adds are atomic and lock-free; the row layout that makes
- * that possible is described with struct heatmap_row in ebpf_darshan.h.
+ * read or write calls heatmap_or_pending() with its API (POSIX syscalls,
+ * STDIO or MPI-IO uprobes).  Adds are atomic and lock-free; the row layout
+ * that makes that possible is described with struct heatmap_row in
+ * ebpf_darshan.h.
+ *
+ * Darshan keeps no heatmap bytes of excluded files (/etc, /proc, ...), and
+ * only user space knows names: until it has accepted a record's name, the
+ * record's bytes go to user space as pending segments instead.
  */
 #ifndef HEATMAP_BPF_H
 #define HEATMAP_BPF_H
@@ -23,14 +28,51 @@ struct {
 } heatmaps SEC(".maps");
 
 /* [0]: the job's start, in bpf_ktime_get_ns() time, written by user space
- * just before the command is released.  Bins count from there.  Zero: no
- * heatmaps (recordings of processes not launched by us, the node daemon). */
+ * just before the command is released or processes already running are
+ * adopted, or by the kernel when a scope's first process enters (see
+ * clock_at_entry in lifecycle.bpf.c).  Bins count from there.  Zero: no
+ * heatmaps yet, or none at all (the node daemon). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
 } job_clock SEC(".maps");
+
+/* Library-layer records (STDIO, MPI-IO; keys in their own key spaces)
+ * whose names user space has accepted.  POSIX records keep the same fact
+ * in their RECORD_NAMED flag.  A record missing here (map full, or named
+ * too late) only costs user space the binning of its segments. */
+#define NAMED_RECORDS_MAX 16384
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NAMED_RECORDS_MAX);
+	__type(key, struct file_key);
+	__type(value, __u8);
+} named_records SEC(".maps");
+
+/* The job starts now, unless it has already started. */
+static __always_inline void heatmap_start_clock(void)
+{
+	__u32 zero = 0;
+	__u64 *origin = bpf_map_lookup_elem(&job_clock, &zero);
+
+	if (origin)
+		__sync_val_compare_and_swap(origin, 0, bpf_ktime_get_ns());
+}
+
+/* A traced process's heatmap rows: user space numbers the processes it
+ * adopts from 0, the kernel those it lets in from heatmap_proc_base (see
+ * proc_base in lifecycle.bpf.c); the kernel's get rows from
+ * heatmap_kernel_row on.  A command's recording: both 1, row = index. */
+const volatile __u32 heatmap_proc_base = 1;
+const volatile __u32 heatmap_kernel_row = 1;
+
+static __always_inline __u32 heatmap_row_of(__u32 proc)
+{
+	return proc < heatmap_proc_base ? proc : proc - heatmap_proc_base + heatmap_kernel_row;
+}
 
 /* The job's start, or 0 when there are no heatmaps. */
 static __always_inline __u64 heatmap_origin(void)
@@ -165,7 +207,7 @@ static long heatmap_spread_step(__u32 i, struct heatmap_spread *s)
 static __always_inline void heatmap_add(__u32 api, __u32 proc, bool write, __u64 bytes,
 					__u64 t1, __u64 t2)
 {
-	__u32 row_id = proc * HEATMAP_APIS + api;
+	__u32 row_id = heatmap_row_of(proc) * HEATMAP_APIS + api;
 	struct heatmap_place first = {}, last = {};
 	__u64 origin = heatmap_origin();
 	struct heatmap_row *row;
@@ -205,6 +247,25 @@ static __always_inline void heatmap_add(__u32 api, __u32 proc, bool write, __u64
 		s.span >>= s.shift;
 	}
 	bpf_loop(HEATMAP_ROW_BINS, heatmap_spread_step, &s, 0);
+}
+
+/* A completed operation's way into the heatmap of (proc, api): added now
+ * if its record is named, else the SEG_HEATMAP_PENDING flag (returned) for
+ * the segment that takes it to user space; 0 when nothing is owed. */
+static __always_inline __u8 heatmap_or_pending(__u32 api, __u32 proc, bool named, bool write,
+					       __u64 bytes, __u64 t1, __u64 t2)
+{
+	if (named) {
+		heatmap_add(api, proc, write, bytes, t1, t2);
+		return 0;
+	}
+	return bytes && heatmap_origin() ? SEG_HEATMAP_PENDING : 0;
+}
+
+/* Whether a library layer's record is named (see named_records). */
+static __always_inline bool layer_record_named(const struct file_key *key)
+{
+	return bpf_map_lookup_elem(&named_records, key) != 0;
 }
 
 #endif /* HEATMAP_BPF_H */

@@ -88,6 +88,10 @@ static __always_inline void emit_fork(__u32 proc, __u32 parent_proc, struct task
 	emit_event(e, sizeof(*e) + sizeof(*o));
 }
 
+/* Set by a scope recording (record --cgroup/--jobid-env): the job, and
+ * its heatmaps' clock, start when its first process enters. */
+const volatile bool clock_at_entry = false;
+
 /* Start tracing task as a new traced process (a traced parent's child, or
  * a process that enters by itself: parent_proc NO_PARENT). */
 static __always_inline struct task_state *new_traced_process(struct task_struct *task,
@@ -102,6 +106,8 @@ static __always_inline struct task_state *new_traced_process(struct task_struct 
 		return 0;
 	}
 	st->proc = new_proc_index();
+	if (parent_proc == NO_PARENT && clock_at_entry)
+		heatmap_start_clock();
 	emit_fork(st->proc, parent_proc, task, parent);
 	return st;
 }

@@ -51,6 +51,7 @@ const volatile __u32 ompi_info_f2c_offset;
 #define MPICH_COMM_SELF 0x44000001
 #define MPICH_INFO_NULL 0x1c000000
 #define SIZE_UNKNOWN (-1)
+#define UNKNOWN_OFFSET (-1)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -93,6 +94,7 @@ struct mpiio_call {
 	__u64 info;       /* open, set_view */
 	__u64 datatype;   /* read, write */
 	__s64 count;
+	__s64 offset;     /* the explicit-offset calls' offset, in etypes of the view */
 	__u32 cookie;
 	__u32 depth;
 	__s32 amode;
@@ -161,16 +163,18 @@ static __always_inline bool info_is_null(__u32 abi, __u64 info)
 	return (__u32)info == MPICH_INFO_NULL;
 }
 
-static __always_inline struct mpiio_record *handle_record(__u32 proc, __u64 fh)
+static __always_inline struct mpiio_record *handle_record(__u32 proc, __u64 fh,
+							   struct file_key *key)
 {
 	struct mpiio_handle_key hk = { .proc = proc, .handle = fh };
-	struct file_key key = { .proc = proc, .dev = MPIIO_DEV };
 	__u64 *serial = bpf_map_lookup_elem(&mpiio_handles, &hk);
 
 	if (!serial)
 		return 0;
-	key.ino = *serial;
-	return bpf_map_lookup_elem(&mpiio_records, &key);
+	key->proc = proc;
+	key->dev = MPIIO_DEV;
+	key->ino = *serial;
+	return bpf_map_lookup_elem(&mpiio_records, key);
 }
 
 static __always_inline void on_open(__u32 proc, struct mpiio_call *c, __u64 t1, __u64 t2)
@@ -207,8 +211,26 @@ static __always_inline void on_open(__u32 proc, struct mpiio_call *c, __u64 t1, 
 			strip_romio_prefix((const char *)c->name), AT_FDCWD, false);
 }
 
-static __always_inline void count_access(struct mpiio_record *r, struct mpiio_call *c,
-					 __u64 t1, __u64 t2)
+/* The access's place on the timelines: the MPIIO heatmap and, with DXT
+ * on, a DXT_MPIIO segment.  Its offset is in bytes only under the default
+ * view (no set_view: displacement 0, etype MPI_BYTE) of an explicit-offset
+ * call; elsewhere it is -1, as Darshan writes it under Open MPI. */
+static __always_inline void mpiio_timeline(const struct file_key *key, struct mpiio_record *r,
+					   struct mpiio_call *c, bool write, __s64 size,
+					   __u64 t1, __u64 t2)
+{
+	bool byte_offset = (c->cookie & MIO_AT) && !r->counters[MPIIO_VIEWS];
+	__u8 flags = (dxt_enabled ? SEG_TRACE : 0) |
+		     heatmap_or_pending(HEATMAP_MPIIO, key->proc, layer_record_named(key), write,
+					size, t1, t2);
+
+	if (flags)
+		emit_segment(key, DARSHAN_MPIIO_MOD, write, flags,
+			     byte_offset ? c->offset : UNKNOWN_OFFSET, size, t1, t2);
+}
+
+static __always_inline void count_access(const struct file_key *key, struct mpiio_record *r,
+					 struct mpiio_call *c, __u64 t1, __u64 t2)
 {
 	bool write = MIO_OP(c->cookie) == MIO_WRITE;
 	__s64 size = 0, took = t2 - t1;
@@ -250,11 +272,13 @@ static __always_inline void count_access(struct mpiio_record *r, struct mpiio_ca
 		stamp_span(&r->times[T_READ_START], &r->times[T_READ_END], t1, t2);
 		timer_add(&r->times[T_READ_TIME], &r->last_read_end, t1, t2);
 	}
+	mpiio_timeline(key, r, c, write, size, t1, t2);
 }
 
 static __always_inline void on_return(__u32 proc, struct mpiio_call *c, __u64 t1, __u64 t2)
 {
 	struct mpiio_handle_key hk = { .proc = proc, .handle = c->fh };
+	struct file_key key = {};
 	struct mpiio_record *r;
 	__u32 op = MIO_OP(c->cookie);
 
@@ -262,7 +286,7 @@ static __always_inline void on_return(__u32 proc, struct mpiio_call *c, __u64 t1
 		on_open(proc, c, t1, t2);
 		return;
 	}
-	r = handle_record(proc, c->fh);
+	r = handle_record(proc, c->fh, &key);
 	if (!r)
 		return;
 	switch (op) {
@@ -287,7 +311,7 @@ static __always_inline void on_return(__u32 proc, struct mpiio_call *c, __u64 t1
 		timer_add(&r->times[T_META_TIME], &r->last_meta_end, t1, t2);
 		return;
 	case MIO_READ: case MIO_WRITE:
-		count_access(r, c, t1, t2);
+		count_access(&key, r, c, t1, t2);
 		return;
 	}
 }
@@ -328,6 +352,7 @@ int BPF_KPROBE(mpiio_enter)
 		break;
 	default:
 		c->fh = arg1;
+		c->offset = arg2;
 		c->count = cookie & MIO_AT ? arg4 : arg3;
 		c->datatype = cookie & MIO_AT ? arg5 : arg4;
 		if (!(cookie & MIO_LARGE_COUNT))

@@ -393,12 +393,10 @@ static __always_inline void posix_timeline(struct posix_record *r, struct file *
 					   __u32 proc, const struct access *a)
 {
 	struct file_key key = {};
-	__u8 flags = dxt_enabled ? SEG_TRACE : 0;
+	__u8 flags = (dxt_enabled ? SEG_TRACE : 0) |
+		     heatmap_or_pending(HEATMAP_POSIX, proc, r->flags & RECORD_NAMED, a->write,
+					a->bytes, a->t1, a->t2);
 
-	if (r->flags & RECORD_NAMED)
-		heatmap_add(HEATMAP_POSIX, proc, a->write, a->bytes, a->t1, a->t2);
-	else if (a->bytes && heatmap_origin())
-		flags |= SEG_HEATMAP_PENDING;
 	if (!flags || !file_key_of(f, proc, &key))
 		return;
 	emit_segment(&key, DARSHAN_POSIX_MOD, a->write, flags, a->offset, a->bytes,

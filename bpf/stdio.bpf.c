@@ -124,12 +124,15 @@ static __always_inline int stream_fd(__u64 stream)
 	return fd;
 }
 
-static __always_inline struct stdio_record *std_record(__u32 proc, int fd)
+static __always_inline struct stdio_record *std_record(__u32 proc, int fd,
+							struct file_key *keyp)
 {
-	struct file_key key = { .proc = proc, .dev = STD_STREAM_DEV, .ino = fd };
 	bool created = false;
 
-	return get_record(&key, &created);
+	keyp->proc = proc;
+	keyp->dev = STD_STREAM_DEV;
+	keyp->ino = fd;
+	return get_record(keyp, &created);
 }
 
 /* The record a stream counts in: its file's, if a traced open made one;
@@ -156,10 +159,7 @@ static __always_inline struct stdio_record *stream_record(__u32 proc, __u64 stre
 	}
 	if (fd < 0 || fd > LAST_STD_FD)
 		return 0;
-	keyp->proc = proc;
-	keyp->dev = STD_STREAM_DEV;
-	keyp->ino = fd;
-	return std_record(proc, fd);
+	return std_record(proc, fd, keyp);
 }
 
 /* ftell() as glibc computes it: the cached file offset (or the kernel's
@@ -208,9 +208,9 @@ static __always_inline void count_open(struct stdio_record *r, __u32 op, __u64 t
 }
 
 /* One read or write (a flush is a write of 0 bytes that counts as a
- * flush), at Darshan's offset for the record. */
-static __always_inline void count_access(struct stdio_record *r, bool write, bool flush,
-					 __s64 n, __u64 t1, __u64 t2)
+ * flush), at Darshan's offset for the record, which is returned. */
+static __always_inline __s64 count_access(struct stdio_record *r, bool write, bool flush,
+					  __s64 n, __u64 t1, __u64 t2)
 {
 	int max_byte = write ? STDIO_MAX_BYTE_WRITTEN : STDIO_MAX_BYTE_READ;
 	int bytes = write ? STDIO_BYTES_WRITTEN : STDIO_BYTES_READ;
@@ -227,6 +227,20 @@ static __always_inline void count_access(struct stdio_record *r, bool write, boo
 		stamp_span(&r->times[ST_READ_START], &r->times[ST_READ_END], t1, t2);
 		timer_add(&r->times[ST_READ_TIME], &r->last_read_end, t1, t2);
 	}
+	return off;
+}
+
+/* The bytes of a read or write on the STDIO heatmap.  stdin, stdout and
+ * stderr are never excluded; a file's record is named by user space.
+ * Darshan has no STDIO trace: a segment only carries pending bytes. */
+static __always_inline void stdio_timeline(const struct file_key *key, bool write, __s64 off,
+					   __s64 n, __u64 t1, __u64 t2)
+{
+	bool named = key->dev == STD_STREAM_DEV || layer_record_named(key);
+	__u8 flags = heatmap_or_pending(HEATMAP_STDIO, key->proc, named, write, n, t1, t2);
+
+	if (flags)
+		emit_segment(key, DARSHAN_STDIO_MOD, write, flags, off, n, t1, t2);
 }
 
 static __always_inline void count_seek(struct stdio_record *r, __s64 pos, __u64 t1, __u64 t2)
@@ -306,7 +320,8 @@ static __always_inline void on_return(__u32 proc, struct stdio_call *c, long ret
 {
 	struct file_key key = {};
 	struct stdio_record *r;
-	__s64 n;
+	__s64 n, off;
+	bool write;
 
 	switch (c->op) {
 	case SIO_OPEN: case SIO_REOPEN: case SIO_FDOPEN:
@@ -319,7 +334,8 @@ static __always_inline void on_return(__u32 proc, struct stdio_call *c, long ret
 			count_close(r, t1, t2);
 		return;
 	}
-	r = c->to_stdout ? std_record(proc, STDOUT_FD) : stream_record(proc, c->stream, &key);
+	r = c->to_stdout ? std_record(proc, STDOUT_FD, &key) :
+			   stream_record(proc, c->stream, &key);
 	if (!r)
 		return;
 	switch (c->op) {
@@ -336,8 +352,11 @@ static __always_inline void on_return(__u32 proc, struct stdio_call *c, long ret
 		return;
 	}
 	n = moved_bytes(c, ret);
-	if (n >= 0)
-		count_access(r, is_write(c->op), false, n, t1, t2);
+	if (n < 0)
+		return;
+	write = is_write(c->op);
+	off = count_access(r, write, false, n, t1, t2);
+	stdio_timeline(&key, write, off, n, t1, t2);
 }
 
 SEC("uprobe")

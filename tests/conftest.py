@@ -77,6 +77,24 @@ def posix(log: Path) -> dict[tuple[int, str], dict[str, float]]:
     return module_records(log, "POSIX")
 
 
+def heatmap_bytes(log: Path, api: str = "POSIX") -> dict[int, tuple[int, int]]:
+    """rank -> (read, write) bytes in an API's heatmap, as PyDarshan reads it."""
+    heatmap = darshan.DarshanReport(str(log), read_all=True).heatmaps[api]
+    reads, writes = heatmap.to_df(ops=["read"]), heatmap.to_df(ops=["write"])
+    return {int(rank): (int(reads.loc[rank].sum()), int(writes.loc[rank].sum()))
+            for rank in reads.index}
+
+
+def module_bytes(log: Path, module: str = "POSIX") -> dict[int, tuple[int, int]]:
+    """rank -> (read, write) bytes in a module's records."""
+    prefix = module.replace("-", "")
+    out: dict[int, tuple[int, int]] = {}
+    for (rank, _), rec in module_records(log, module).items():
+        read, written = out.get(rank, (0, 0))
+        out[rank] = (read + rec[f"{prefix}_BYTES_READ"], written + rec[f"{prefix}_BYTES_WRITTEN"])
+    return {rank: rw for rank, rw in out.items() if rw != (0, 0)}
+
+
 def file_alignment(path: Path) -> int:
     return os.statvfs(path).f_bsize
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ebpf_darshan, mpirun, posix, record
+from conftest import ebpf_darshan, heatmap_bytes, module_bytes, mpirun, posix, record
 from ebpf_darshan.darshan import modules as M, read_log
 
 NPROCS = 4
@@ -92,6 +92,7 @@ def test_node_logs_keep_their_ranks(two_nodes: dict[str, Path]) -> None:
             assert records[(rank, str(data / "shared.dat"))]["POSIX_WRITES"] == rank + 1
             assert records[(rank, str(data / f"rank{rank}.dat"))]["POSIX_WRITES"] == 2
         assert read_log(two_nodes[node]).job.nprocs == NPROCS
+        assert heatmap_bytes(two_nodes[node]) == module_bytes(two_nodes[node])
 
 
 def test_merged_node_logs_equal_one_recorder(two_nodes: dict[str, Path], tmp_path: Path) -> None:
@@ -150,9 +151,12 @@ def test_pid_scope_follows_running_threads_and_new_children(tmp_path: Path) -> N
     recorder = ScopedRecorder(tmp_path / "pid.darshan", "--pid", str(target.pid))
     go.touch()
     assert target.wait(timeout=30) == 0
-    records = posix(recorder.finish())
+    log = recorder.finish()
+    records = posix(log)
     assert records[(0, f"{out}.thread")]["POSIX_BYTES_WRITTEN"] == 3
     assert records[(1, f"{out}.child")]["POSIX_BYTES_WRITTEN"] == 5
+    # the heatmaps' clock started before the running process was adopted
+    assert heatmap_bytes(log) == module_bytes(log) == {0: (0, 3), 1: (0, 5)}
 
 
 def test_jobid_env_scope_lets_in_processes_that_exec_with_it(tmp_path: Path) -> None:
@@ -164,10 +168,13 @@ def test_jobid_env_scope_lets_in_processes_that_exec_with_it(tmp_path: Path) -> 
                    stdout=subprocess.DEVNULL)
     subprocess.run(["env", tag, "sh", "-c", f"echo tagged > {out}; read x < {out}"],
                    check=True, stdout=subprocess.DEVNULL)
-    records = posix(recorder.finish())
+    log = recorder.finish()
+    records = posix(log)
     assert sorted(records) == [(0, str(out))]
     assert records[(0, str(out))]["POSIX_BYTES_WRITTEN"] == 7
     assert records[(0, str(out))]["POSIX_BYTES_READ"] == 7
+    # the kernel started the heatmaps' clock when the process entered
+    assert heatmap_bytes(log) == {0: (7, 7)}
 
 
 @pytest.mark.parametrize("args, message", [

@@ -13,7 +13,7 @@ import darshan
 import numpy as np
 import pytest
 
-from conftest import ebpf_darshan, posix, record
+from conftest import ebpf_darshan, heatmap_bytes, module_bytes, mpirun, posix, record
 from ebpf_darshan import bpf_layout as L
 from ebpf_darshan.heatmap import darshan_heatmaps, row_bin, spread
 from ebpf_darshan.launch import HeldCommand
@@ -22,12 +22,12 @@ from ebpf_darshan.recorder import Recording
 from ebpf_darshan.tracer import Tracer, TracerOptions
 
 
-def dxt(log: Path) -> dict[tuple[int, str], dict]:
-    """DXT_POSIX records as PyDarshan reads them: (rank, name) -> record."""
+def dxt(log: Path, module: str = "DXT_POSIX") -> dict[tuple[int, str], dict]:
+    """A DXT module's records as PyDarshan reads them: (rank, name) -> record."""
     report = darshan.DarshanReport(str(log), read_all=True)
     report.read_all_dxt_records()
     names = report.name_records
-    return {(int(r["rank"]), names[r["id"]]): r for r in report.records["DXT_POSIX"]}
+    return {(int(r["rank"]), names[r["id"]]): r for r in report.records[module]}
 
 
 def segments(segs: list[dict]) -> list[tuple[int, int]]:
@@ -88,22 +88,6 @@ def test_segments_over_the_bound_are_counted(bins: Path, tmp_path: Path) -> None
     assert posix(log)[(0, str(out))]["POSIX_WRITES"] == 16
 
 
-def heatmap_bytes(log: Path) -> dict[int, tuple[int, int]]:
-    """rank -> (read, write) bytes in the POSIX heatmap, as PyDarshan reads it."""
-    heatmap = darshan.DarshanReport(str(log), read_all=True).heatmaps["POSIX"]
-    reads, writes = heatmap.to_df(ops=["read"]), heatmap.to_df(ops=["write"])
-    return {int(rank): (int(reads.loc[rank].sum()), int(writes.loc[rank].sum()))
-            for rank in reads.index}
-
-
-def posix_bytes(log: Path) -> dict[int, tuple[int, int]]:
-    out: dict[int, tuple[int, int]] = {}
-    for (rank, _), rec in posix(log).items():
-        read, written = out.get(rank, (0, 0))
-        out[rank] = (read + rec["POSIX_BYTES_READ"], written + rec["POSIX_BYTES_WRITTEN"])
-    return {rank: rw for rank, rw in out.items() if rw != (0, 0)}
-
-
 @pytest.mark.parametrize("workload, dxt_option", [
     ("mixed_rw", []), ("fork_inherit", []), ("dxt_pattern", ["--dxt"])])
 def test_heatmap_adds_up_to_posix_bytes(bins: Path, tmp_path: Path, workload: str,
@@ -112,8 +96,52 @@ def test_heatmap_adds_up_to_posix_bytes(bins: Path, tmp_path: Path, workload: st
     that the file is excluded, and those bytes must not reach the heatmap."""
     out, log = tmp_path / f"{workload}.dat", tmp_path / f"{workload}.darshan"
     record(log, [str(bins / workload), str(out)], *dxt_option)
-    expected = posix_bytes(log)
+    expected = module_bytes(log)
     assert expected and heatmap_bytes(log) == expected
+
+
+def test_stdio_heatmap_adds_up_to_stdio_bytes(bins: Path, tmp_path: Path) -> None:
+    """The STDIO heatmap has the bytes of the STDIO records: those written
+    before and after user space accepted the file's name, stdout's, and
+    none of the excluded file's."""
+    out, log = tmp_path / "stdio.dat", tmp_path / "stdio.darshan"
+    done = record(log, [str(bins / "stdio_heatmap"), str(out)], stdout=subprocess.PIPE)
+    excluded_bytes = int(done.stdout)
+    assert excluded_bytes > 0
+    assert module_bytes(log, "STDIO") == {0: (0, 3000 + len(done.stdout))}
+    assert heatmap_bytes(log, "STDIO") == {0: (0, 3000 + len(done.stdout))}
+    # the stdio calls' own system calls are not POSIX's
+    assert "POSIX" not in darshan.DarshanReport(str(log), read_all=True).heatmaps
+
+
+def test_mpiio_trace_and_heatmap(mpi_bins: Path, tmp_path: Path) -> None:
+    """DXT_MPIIO (version 2) has each rank's MPI-IO reads and writes in call
+    order, sized as the counters are, at their byte offset where the
+    default view makes an explicit offset one (-1 elsewhere, as Darshan
+    writes them under Open MPI); the MPIIO heatmap has their bytes."""
+    log = tmp_path / "mpiio.darshan"
+    record(log, mpirun(2, str(mpi_bins / "mpiio_rw"), str(tmp_path)), "--dxt",
+           "--no-shared-reduction", stdout=subprocess.PIPE)
+    report = darshan.DarshanReport(str(log), read_all=True)
+    assert report.modules["DXT_MPIIO"]["ver"] == 2
+    assert not report.modules["DXT_MPIIO"]["partial_flag"]
+    traces = dxt(log, "DXT_MPIIO")
+    assert len(traces) == 4
+    for rank in range(2):
+        base = rank * 65536  # mpiio_rw.c's RANK_STRIDE
+        shared = traces[(rank, str(tmp_path / "shared.dat"))]
+        assert segments(shared["write_segments"]) == [
+            (base, 4096), (base + 4096, 4096), (base + 8192, 96), (base + 16384, 4096),
+            (base + 20480, 100), (-1, 256), (-1, 8), (-1, 8)]
+        assert segments(shared["read_segments"]) == [
+            (base, 4096), (base + 16384, 4096), (base + 20480, 100), (-1, 40)]
+        # one trace for the file's two opens
+        own = traces[(rank, str(tmp_path / f"rank{rank}.dat"))]
+        assert segments(own["write_segments"]) == [(-1, 10)]
+        assert segments(own["read_segments"]) == [(-1, 5)]
+    expected = {rank: (8332 + 5, 12756 + 10) for rank in range(2)}
+    assert module_bytes(log, "MPI-IO") == expected
+    assert heatmap_bytes(log, "MPIIO") == expected
 
 
 def test_heatmap_bins_in_time(bins: Path, tmp_path: Path) -> None:
@@ -226,15 +254,21 @@ def test_spread_splits_exactly() -> None:
     assert not spread(big, True, 1, 0, 10**9 * 20 * 2**16)  # past the last level
 
 
-def test_summary_renders_every_section(bins: Path, tmp_path: Path) -> None:
-    out, log = tmp_path / "sum.dat", tmp_path / "sum.darshan"
-    record(log, [str(bins / "fork_inherit"), str(out)], "--dxt")
+def test_summary_renders_every_section(mpi_bins: Path, tmp_path: Path) -> None:
+    """An MPI job with every timeline: POSIX, MPI-IO and STDIO (rank 0
+    prints) heatmaps, DXT_POSIX and DXT_MPIIO."""
+    log = tmp_path / "sum.darshan"
+    record(log, mpirun(2, str(mpi_bins / "mpiio_rw"), str(tmp_path)), "--dxt",
+           stdout=subprocess.PIPE)
     sections = ["Job Summary", "Darshan Log Information", "I/O Summary",
-                "Heat Map: HEATMAP POSIX", "Cross-Module Comparisons", "I/O Cost",
-                "Per-Module Statistics: POSIX", "Access Pattern", "Access Sizes",
-                "Common Access Sizes", "Operation Counts", "Data Access by Category",
-                "DXT_POSIX (ver=1) Module Data", "HEATMAP (ver=1) Module Data"]
-    for extra, more in (([], []), (["--enable_dxt_heatmap"], ["Heat Map: DXT_POSIX"])):
+                "Heat Map: HEATMAP POSIX", "Heat Map: HEATMAP MPIIO", "Heat Map: HEATMAP STDIO",
+                "Cross-Module Comparisons", "I/O Cost", "Per-Module Statistics: POSIX",
+                "Per-Module Statistics: MPI-IO", "Per-Module Statistics: STDIO",
+                "Access Pattern", "Access Sizes", "Common Access Sizes", "Operation Counts",
+                "Data Access by Category", "DXT_POSIX (ver=1) Module Data",
+                "DXT_MPIIO (ver=2) Module Data", "HEATMAP (ver=1) Module Data"]
+    for extra, more in (([], []), (["--enable_dxt_heatmap"], ["Heat Map: DXT_POSIX",
+                                                             "Heat Map: DXT_MPIIO"])):
         html = tmp_path / "summary.html"
         done = subprocess.run([sys.executable, "-m", "darshan", "summary", str(log), "--output",
                                str(html), *extra], capture_output=True, text=True, cwd=tmp_path)

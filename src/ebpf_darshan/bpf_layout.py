@@ -44,7 +44,7 @@ H_NUM_SLOTS = 7
 
 # enum segment_flag, Darshan module ids of segments
 SEG_TRACE, SEG_HEATMAP_PENDING = 1, 2
-DARSHAN_POSIX_MOD, DARSHAN_MPIIO_MOD = 1, 2
+DARSHAN_POSIX_MOD, DARSHAN_MPIIO_MOD, DARSHAN_STDIO_MOD = 1, 2, 9
 
 # enum heatmap_api and the row layout of struct heatmap_row
 HEATMAP_POSIX, HEATMAP_STDIO, HEATMAP_MPIIO = 0, 1, 2

@@ -17,7 +17,8 @@ from .darshan import modules as M
 
 HALF = L.HEATMAP_BINS // 2
 # Darshan module id of a segment -> its heatmap API (row index)
-API_OF_MODULE = {L.DARSHAN_POSIX_MOD: L.HEATMAP_POSIX, L.DARSHAN_MPIIO_MOD: L.HEATMAP_MPIIO}
+API_OF_MODULE = {L.DARSHAN_POSIX_MOD: L.HEATMAP_POSIX, L.DARSHAN_STDIO_MOD: L.HEATMAP_STDIO,
+                 L.DARSHAN_MPIIO_MOD: L.HEATMAP_MPIIO}
 
 
 def heatmap_name(api: int) -> str:

@@ -12,6 +12,7 @@ from . import bpf_layout as L
 from . import posix_records as P
 from .darshan import Job, Log, record_id
 from .darshan.modules import MODULE_IDS
+from .dxt import Owners
 from .layers import LayerResult
 from .job import job_id
 from .ranks import Ranks, assign_ranks
@@ -126,8 +127,14 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
     layer_lost: dict[str, int] = {"lost_layer_records": int(health[L.H_LAYER_RECORDS_DROPPED])}
     # the layers rank every process they saw: launchers get a rank to drop
     layer_rank_of = {**{p: LAUNCHER_RANK for p in ranks.launchers}, **ranks.rank_of}
+    owners: dict[int, Owners] = {L.DARSHAN_POSIX_MOD: {
+        (int(k["proc"]), int(k["dev"]), int(k["ino"])): (ranks.rank_of[int(k["proc"])], name)
+        for k, name in zip(keys, names)}}
     for result in layers:
         out = result.records(rec, layer_rank_of)
+        for module, mine in out.owners.items():
+            owners.setdefault(module, {}).update(
+                (k, owner) for k, owner in mine.items() if owner[0] != LAUNCHER_RANK)
         for module, recs in out.modules.items():
             launcher = recs["rank"] == LAUNCHER_RANK
             launcher_records += int(launcher.sum())
@@ -172,7 +179,5 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
         partial |= POSIX_PARTIAL_BIT
     log = Log(job=job, names=name_table, records=modules, partial_flag=partial)
     if timelines is not None:
-        owners = {(int(k["proc"]), int(k["dev"]), int(k["ino"])):
-                  (ranks.rank_of[int(k["proc"])], name) for k, name in zip(keys, names)}
         add_timelines(log, timelines, owners, ranks.rank_of, rec.start_ktime, health)
     return log

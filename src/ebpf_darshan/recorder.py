@@ -120,6 +120,8 @@ class Recording:
                 # library layers drop excluded names when the log is built
                 names = self.layer_names.setdefault(int(ev["layer"]), {})
                 names.setdefault((proc, int(key["dev"]), int(key["ino"])), name)
+                if not excluded:
+                    tracer.accept_layer(key)
                 return
             if ev["record_dropped"]:
                 if excluded:

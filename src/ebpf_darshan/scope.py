@@ -96,7 +96,7 @@ class Scope:
 
     def lifecycle_consts(self) -> dict[str, np.generic | np.ndarray]:
         """lifecycle.bpf.c settings that let later processes in."""
-        return {"proc_base": np.uint32(FIRST_KERNEL_PROC)}
+        return {"proc_base": np.uint32(FIRST_KERNEL_PROC), "clock_at_entry": np.bool_(True)}
 
     def running(self) -> set[int]:
         """Processes in the scope now."""
@@ -107,12 +107,17 @@ class Scope:
         raise NotImplementedError
 
     def start(self, tracer: Tracer, recording: Recording) -> None:
-        """Adopt what is running; the job starts now if anything was."""
+        """Adopt what is running; the job starts now if anything was (the
+        clock first, so that the heatmaps miss none of their I/O); else
+        when the kernel lets the first process in."""
         recording.start_ktime = 0
-        while self._adopt(tracer, recording, self.running()):
-            pass
+        running = self.running()
+        if running:
+            tracer.start_clock(time.monotonic_ns())
+        while self._adopt(tracer, recording, running):
+            running = self.running()
         if recording.procs:
-            self._started(recording, time.monotonic_ns())
+            self._started(recording, tracer.job_clock())
 
     def _adopt(self, tracer: Tracer, recording: Recording, pids: set[int]) -> bool:
         """Trace pids and their descendants not traced yet; True if any was."""
@@ -143,7 +148,7 @@ class Scope:
             if process.environ is None:
                 process.environ = read_environ(process.pid)
             if not recording.start_ktime:
-                self._started(recording, ktime)
+                self._started(recording, tracer.job_clock() or ktime)
         recording.entered.clear()
 
     def _started(self, recording: Recording, ktime: int) -> None:

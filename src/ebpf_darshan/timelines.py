@@ -7,7 +7,7 @@ import numpy as np
 from . import bpf_layout as L
 from .darshan import Log, record_id
 from .darshan import modules as M
-from .dxt import Owners, darshan_dxt
+from .dxt import DXT_MODULES, Owners, darshan_dxt
 from .heatmap import bin_pending, darshan_heatmaps, heatmap_name
 from .tracer import KernelTimelines
 
@@ -16,17 +16,19 @@ def _partial_bit(module: str) -> int:
     return 1 << M.MODULE_IDS[module]
 
 
-def _kept(segments: np.ndarray, owners: Owners) -> np.ndarray:
-    keep = [(int(k["proc"]), int(k["dev"]), int(k["ino"])) in owners for k in segments["key"]]
+def _kept(segments: np.ndarray, owners: dict[int, Owners]) -> np.ndarray:
+    """The segments whose record is in the log."""
+    keep = [(int(k["proc"]), int(k["dev"]), int(k["ino"])) in owners.get(int(m), {})
+            for k, m in zip(segments["key"], segments["module"])]
     return segments[np.array(keep, dtype=bool)] if len(segments) else segments
 
 
-def add_timelines(log: Log, kernel: KernelTimelines, owners: Owners, rank_of: dict[int, int],
-                  start_ktime: int, health: np.ndarray) -> None:
-    """Put the heatmaps and DXT traces into log, count and flag losses."""
+def add_timelines(log: Log, kernel: KernelTimelines, owners: dict[int, Owners],
+                  rank_of: dict[int, int], start_ktime: int, health: np.ndarray) -> None:
+    """Put the heatmaps and DXT traces into log, count and flag losses.
+    owners: each module's kernel records in the log (by segment module id)."""
     segments = kernel.segments
-    pending = segments[((segments["flags"] & L.SEG_HEATMAP_PENDING) != 0)
-                       & (segments["module"] == L.DARSHAN_POSIX_MOD)]
+    pending = segments[(segments["flags"] & L.SEG_HEATMAP_PENDING) != 0]
     rows = {proc: row for proc, row in kernel.heatmap_rows.items() if proc in rank_of}
     unbinned = bin_pending(rows, _kept(pending, owners), start_ktime)
     run_ns = log.job.end_ns - log.job.start_ns
@@ -34,13 +36,17 @@ def add_timelines(log: Log, kernel: KernelTimelines, owners: Owners, rank_of: di
     names = {record_id(heatmap_name(api)): heatmap_name(api) for api in range(L.HEATMAP_APIS)}
     for heatmap in log.heatmaps:
         log.names[heatmap.id] = names[heatmap.id]
-    log.dxt = darshan_dxt(segments, {L.DARSHAN_POSIX_MOD: owners}, start_ktime)
+    log.dxt = darshan_dxt(segments, {m: o for m, o in owners.items() if m in DXT_MODULES},
+                          start_ktime)
 
-    lost = {"dxt_segments_lost": (int(health[L.H_SEGMENTS_DROPPED]), "DXT_POSIX"),
-            "dxt_segments_over_limit": (kernel.segments_over_limit, "DXT_POSIX"),
+    # the trace's losses are not told apart by module
+    traces = sorted(set(log.dxt) | {DXT_MODULES[L.DARSHAN_POSIX_MOD]})
+    lost = {"dxt_segments_lost": (int(health[L.H_SEGMENTS_DROPPED]), traces),
+            "dxt_segments_over_limit": (kernel.segments_over_limit, traces),
             "heatmap_lost_ops": (int(health[L.H_HEATMAP_DROPPED]) + kernel.pending_over_limit
-                                 + unbinned, "HEATMAP")}
-    for key, (count, module) in lost.items():
+                                 + unbinned, ["HEATMAP"])}
+    for key, (count, modules) in lost.items():
         if count > 0:
             log.job.metadata[key] = str(count)
-            log.partial_flag |= _partial_bit(module)
+            for module in modules:
+                log.partial_flag |= _partial_bit(module)

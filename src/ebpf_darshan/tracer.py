@@ -13,7 +13,8 @@ from .binding import BPF_ANY, BPF_NOEXIST, BpfError, BpfObject, EventStream, \
     MappedArray, map_delete, map_dump, map_lookup, map_update, queue_push, task_key
 from .layers.base import LayerResult, LibraryLayer
 
-SHARED_MAPS = ("task_states", "events", "health", "heatmaps", "job_clock", "segments")
+SHARED_MAPS = ("task_states", "events", "health", "heatmaps", "job_clock", "segments",
+               "named_records")
 # Direct struct file reads need Linux 6.2 (bpf_rdonly_cast); older kernels
 # get the same program built with probe reads.
 POSIX_VARIANTS = ("posix.bpf.o", "posix_compat.bpf.o")
@@ -102,11 +103,32 @@ class Tracer:
             self._extras_fd = posix.map_fd("extras")
             self._clock_fd = lifecycle.map_fd("job_clock")
             self._heatmaps_fd = lifecycle.map_fd("heatmaps")
+            self._named_fd = lifecycle.map_fd("named_records")
             self._events = EventStream(lifecycle.map_fd("events"))
             self._events.add_segments(lifecycle.map_fd("segments"), options.dxt_max_segments)
         except BpfError:
             self.close()
             raise
+
+    def _heatmap_split(self) -> tuple[int, int]:
+        """(first kernel-numbered process, its heatmap row): user space's
+        processes have rows below that row (see heatmap_row_of())."""
+        proc_base = int(self.options.lifecycle_consts.get("proc_base", 1))
+        if proc_base <= self.options.heatmap_procs:
+            return proc_base, proc_base
+        return proc_base, self.options.heatmap_procs // 2  # a scope's: half each
+
+    def _heatmap_row(self, proc: int) -> int | None:
+        proc_base, kernel_row = self._heatmap_split()
+        row = proc if proc < proc_base else proc - proc_base + kernel_row
+        return row if row < self.options.heatmap_procs and (
+            proc >= proc_base or row < kernel_row) else None
+
+    def _set_timeline_consts(self, obj: BpfObject) -> None:
+        proc_base, kernel_row = self._heatmap_split()
+        obj.set_const("heatmap_proc_base", np.uint32(proc_base))
+        obj.set_const("heatmap_kernel_row", np.uint32(kernel_row))
+        obj.set_const("dxt_enabled", np.bool_(self.options.dxt))
 
     def _load_posix(self, lifecycle: BpfObject) -> BpfObject:
         """The fast variant where the kernel takes it, else the portable one;
@@ -124,7 +146,7 @@ class Tracer:
             for prog in OPTIONAL_PROGRAMS:
                 posix.set_autoload(prog, optional)
             self._set_holds(posix)
-            posix.set_const("dxt_enabled", np.bool_(self.options.dxt))
+            self._set_timeline_consts(posix)
             try:
                 posix.load()
                 self.variant = variant
@@ -154,6 +176,7 @@ class Tracer:
         for name in SHARED_MAPS:
             obj.share_map(name, lifecycle)
         layer.configure(obj)
+        self._set_timeline_consts(obj)
         obj.use_uprobe_multi()
         obj.load()
         return obj
@@ -196,9 +219,22 @@ class Tracer:
         map_update(self._clock_fd, np.zeros(1, dtype=np.uint32),
                    np.array([ktime_ns], dtype=np.uint64))
 
+    def job_clock(self) -> int:
+        """The heatmaps' origin (bpf_ktime_get_ns time), 0 if not started."""
+        return int(_array_values(self._clock_fd, 1)[0])
+
     def accept(self, key: np.void) -> None:
         """The record's name is not excluded: its bytes may enter the heatmap."""
         self._set_flags(key, L.RECORD_NAMED)
+
+    def accept_layer(self, key: np.void) -> None:
+        """A library layer's record is not excluded: its bytes may enter the
+        heatmap.  Full map: they reach it through user space instead."""
+        try:
+            map_update(self._named_fd, np.array([key], dtype=L.file_key),
+                       np.ones(1, dtype=np.uint8), BPF_ANY)
+        except BpfError:
+            pass
 
     def poll(self, timeout_ms: int) -> list[bytes]:
         assert self._events is not None
@@ -250,9 +286,10 @@ class Tracer:
         segments, over_trace, over_pending = self._events.segments(L.io_segment)
         rows = {}
         for proc in procs:
-            if proc >= self.options.heatmap_procs:
+            row = self._heatmap_row(proc)
+            if row is None:
                 continue
-            first = proc * L.HEATMAP_APIS
+            first = row * L.HEATMAP_APIS
             rows[proc] = np.concatenate([
                 map_lookup(self._heatmaps_fd, np.array([first + api], dtype=np.uint32),
                            L.heatmap_row) for api in range(L.HEATMAP_APIS)])

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from ..binding import BpfObject
+from ..dxt import Owners
 
 if TYPE_CHECKING:
     from ..recorder import Recording
@@ -44,6 +45,8 @@ class LayerRecords:
     modules: dict[str, np.ndarray] = field(default_factory=dict)  # Darshan module -> records
     names: dict[int, str] = field(default_factory=dict)           # record id -> name
     lost: dict[str, int] = field(default_factory=dict)             # metadata counts; > 0 = partial
+    # kernel record -> (rank, name), by the module id its timeline segments carry
+    owners: dict[int, Owners] = field(default_factory=dict)
 
 
 class LayerResult(ABC):

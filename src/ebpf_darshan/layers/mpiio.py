@@ -127,12 +127,15 @@ class MpiioResult(LayerResult):
             elif not rec.path_filter.excluded(name):
                 groups.setdefault((int(key["proc"]), name), []).append(i)
         rows = []
+        owners = out.owners.setdefault(L.DARSHAN_MPIIO_MOD, {})
         for (proc, name), index in groups.items():
             row = to_darshan(open_merge.open_order(self.values[index]), rec.start_ktime)
             row["id"] = record_id(name)
             row["rank"] = rank_of[proc]
             rows.append(row)
             out.names[int(row["id"])] = name
+            for key in self.keys[index]:
+                owners[(proc, int(key["dev"]), int(key["ino"]))] = (rank_of[proc], name)
         if rows:
             out.modules[MPIIO] = np.array(rows, dtype=DTYPE)
         out.lost["lost_mpiio_names"] = unnamed

@@ -112,6 +112,7 @@ class StdioResult(LayerResult):
     def records(self, rec: "Recording", rank_of: dict[int, int]) -> LayerRecords:
         out = LayerRecords()
         rows: dict[tuple[int, str], np.void] = {}
+        owners = out.owners.setdefault(L.DARSHAN_STDIO_MOD, {})
         unnamed = 0
         for key, value, used in zip(self.keys, self.values, self._used()):
             name = self._name(rec, key)
@@ -127,6 +128,7 @@ class StdioResult(LayerResult):
                 row["counters"][C["STDIO_OPENS"]] += 1  # Darshan's open at startup
             slot = (int(key["proc"]), name)
             rows[slot] = _reduce(rows[slot], row) if slot in rows else row
+            owners[(slot[0], int(key["dev"]), int(key["ino"]))] = (int(row["rank"]), name)
             out.names[int(row["id"])] = name
         if rows:
             out.modules[STDIO] = np.array(list(rows.values()), dtype=DTYPE)
