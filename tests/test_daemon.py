@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_counters, posix
+from ebpf_darshan import bpf_layout as L
 from ebpf_darshan.cli.daemon import POLL_MS
 from ebpf_darshan.darshan import read_log
 from ebpf_darshan.names import PathFilter
@@ -333,6 +334,20 @@ def test_a_process_gone_before_its_events_are_read(users: list[User], workdir: P
     records = {n: r for (_, n), r in posix(logs[0]).items()}
     assert_counters(records[str(workdir / "late.dat")],
                     {"POSIX_WRITES": 3, "POSIX_BYTES_WRITTEN": 30, "POSIX_OPENS": 2})
+
+
+def test_names_of_records_already_taken_are_ignored() -> None:
+    """A name can come after the daemon has taken its process's records
+    (a process its sweep found gone whose exit event was lost): accepting
+    or excluding it is then nothing to do, not an error."""
+    tracer = Tracer(TracerOptions())
+    try:
+        key = np.zeros(1, dtype=L.file_key)[0]
+        key["proc"], key["dev"], key["ino"] = 12345, 1, 2
+        tracer.accept(key)
+        tracer.exclude(key)
+    finally:
+        tracer.close()
 
 
 def test_sigterm_writes_partial_logs(daemon: Daemon, users: list[User], workdir: Path) -> None:

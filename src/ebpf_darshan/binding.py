@@ -25,14 +25,15 @@ PIDFD_THREAD = os.O_EXCL
 class BpfError(RuntimeError):
     """A libbpf or kernel refusal, with a one-line message."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, errno: int = 0):
         super().__init__(message)
+        self.errno = errno
         self.log = ffi.string(lib.edb_libbpf_log()).decode(errors="replace")
 
 
 def _check(rc: int) -> int:
     if rc < 0:
-        raise BpfError(ffi.string(lib.edb_last_error()).decode(errors="replace"))
+        raise BpfError(ffi.string(lib.edb_last_error()).decode(errors="replace"), -rc)
     return rc
 
 

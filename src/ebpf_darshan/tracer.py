@@ -3,6 +3,7 @@ the first traced process, drain events, read the counters out."""
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, field
 
@@ -241,7 +242,13 @@ class Tracer:
         return self._events.poll(timeout_ms)
 
     def _set_flags(self, key: np.void, flags: int) -> None:
-        slot = map_lookup(self._index_fd, np.array([key], dtype=L.file_key), np.dtype(np.uint32))
+        try:
+            slot = map_lookup(self._index_fd, np.array([key], dtype=L.file_key),
+                              np.dtype(np.uint32))
+        except BpfError as e:
+            if e.errno == errno.ENOENT:
+                return  # taken already (the node daemon): its process has ended
+            raise
         assert self._records is not None
         # One word, which the BPF side only reads.
         self._records.array["flags"][int(slot[0])] = flags
