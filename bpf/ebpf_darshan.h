@@ -186,6 +186,12 @@ enum layer_id {
 #define HOLD_PREFIXES 4
 #define HOLD_PREFIX_LEN 16
 
+/* MPI launchers are never held, by their command name (comm): mpirun
+ * forwards the SIGCONT that ends a hold to its ranks (and says so on the
+ * terminal), and a launcher's own records are left out of the log. */
+#define HOLD_SKIP_COMMS 8
+#define COMM_LEN 16
+
 /* Header of every ring-buffer event.  Path events append the path the
  * application gave (path_len bytes with its NUL) and then the walked
  * directory (walk_len bytes): the directory the path is relative to, or the

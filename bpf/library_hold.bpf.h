@@ -24,6 +24,27 @@
 const volatile bool hold_libraries = false;
 /* Basename prefixes of the libraries of interest; "" ends the list. */
 const volatile char hold_prefixes[HOLD_PREFIXES][HOLD_PREFIX_LEN] = {};
+/* Command names of processes never held (see HOLD_SKIP_COMMS). */
+const volatile char hold_skip_comms[HOLD_SKIP_COMMS][COMM_LEN] = {};
+
+static __always_inline bool hold_skipped(void)
+{
+	char comm[COMM_LEN] = {};
+
+	bpf_get_current_comm(comm, sizeof(comm));
+	for (int c = 0; c < HOLD_SKIP_COMMS; c++) {
+		bool match = hold_skip_comms[c][0] != 0;
+
+		for (int i = 0; i < COMM_LEN && match; i++) {
+			match = comm[i] == hold_skip_comms[c][i];
+			if (!comm[i])
+				break;
+		}
+		if (match)
+			return true;
+	}
+	return false;
+}
 
 static __always_inline bool library_of_interest(struct file *f)
 {
@@ -47,7 +68,7 @@ static __always_inline void hold_current(__u32 kind, __u32 proc, struct file_key
 	struct event *e = scratch_event();
 	__u64 id = bpf_get_current_pid_tgid();
 
-	if (!e)
+	if (!e || hold_skipped())
 		return;
 	e->kind = kind;
 	e->proc = proc;

@@ -64,6 +64,9 @@ def run_mpiio_rw(mpi_bins: Path, tmp_path: Path, ranks: int, *extra: str,
     log = tmp_path / "mpiio.darshan"
     done = record(log, [*MPIRUN, "-np", str(ranks), *extra, str(mpi_bins / "mpiio_rw"),
                         str(tmp_path)], *options, stdout=subprocess.PIPE)
+    # mpirun is never held: it would forward the SIGCONT that ends a hold to
+    # its ranks, and say so on the terminal
+    assert "Forwarding signal" not in done.stderr, done.stderr
     modes = [int(x) for x in done.stdout.split()]
     return module_records(log, "MPI-IO"), modes
 

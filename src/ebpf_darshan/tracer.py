@@ -33,6 +33,10 @@ DEFAULT_DXT_BUFFER_MB = 16
 # whose names user space has not seen yet.
 PENDING_BUFFER_MB = 1
 DEFAULT_HEATMAP_PROCS = 256
+# MPI launchers (Open MPI's, PRRTE's, MPICH's Hydra): never held, see
+# HOLD_SKIP_COMMS in bpf/ebpf_darshan.h.
+HOLD_SKIP_COMMS = ("mpirun", "mpiexec", "orterun", "orted", "prterun", "prted",
+                   "mpiexec.hydra", "hydra_pmi_proxy")
 MB = 1024 * 1024
 
 
@@ -58,6 +62,15 @@ class KernelTimelines:
     segments_over_limit: int  # trace segments beyond --dxt-max-segments
     pending_over_limit: int  # pending heatmap segments beyond it
     heatmap_rows: dict[int, np.ndarray]  # proc -> L.heatmap_row per API
+
+
+def _string_table(strings: list[str], rows: int, width: int) -> np.ndarray:
+    """A `char [rows][width]` constant: NUL-terminated strings, "" after."""
+    table = np.zeros((rows, width), dtype=np.uint8)
+    for i, string in enumerate(strings):
+        raw = string.encode()[:width - 1]
+        table[i, :len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+    return table
 
 
 def _array_values(fd: int, n: int) -> np.ndarray:
@@ -163,12 +176,12 @@ class Tracer:
     def _set_holds(self, posix: BpfObject) -> None:
         """Mapping one of the layers' libraries holds the process, and so
         does a fork, so that probes are in place before the library runs."""
-        prefixes = np.zeros((L.HOLD_PREFIXES, L.HOLD_PREFIX_LEN), dtype=np.uint8)
-        for i, layer in enumerate(self.options.layers):
-            raw = layer.hold_prefix.encode()[:L.HOLD_PREFIX_LEN - 1]
-            prefixes[i, :len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+        prefixes = [layer.hold_prefix for layer in self.options.layers]
         posix.set_const("hold_libraries", np.bool_(bool(self.options.layers)))
-        posix.set_const("hold_prefixes", prefixes)
+        posix.set_const("hold_prefixes",
+                        _string_table(prefixes, L.HOLD_PREFIXES, L.HOLD_PREFIX_LEN))
+        posix.set_const("hold_skip_comms",
+                        _string_table(list(HOLD_SKIP_COMMS), L.HOLD_SKIP_COMMS, L.COMM_LEN))
 
     def _load_layer(self, layer: LibraryLayer, lifecycle: BpfObject) -> BpfObject:
         """A layer's object shares the process maps; its uprobes are attached
