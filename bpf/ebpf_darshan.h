@@ -315,4 +315,15 @@ struct heatmap_row {
 	struct heatmap_bin bins[HEATMAP_ROW_BINS];
 };
 
+/* A node daemon's traced process (see heatmap_own_clocks): the clock its
+ * heatmap counts from, its job's start as far as the kernel can tell, and
+ * the heatmap row lent to it at its first counted byte. */
+#define NO_HEATMAP_ROW 0xffffffff
+
+struct proc_heatmap {
+	__u64 origin;  /* bpf_ktime_get_ns() */
+	__u32 row;     /* NO_HEATMAP_ROW until it has one */
+	__u32 pad;
+};
+
 #endif /* EBPF_DARSHAN_H */

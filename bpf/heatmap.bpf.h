@@ -31,13 +31,38 @@ struct {
  * just before the command is released or processes already running are
  * adopted, or by the kernel when a scope's first process enters (see
  * clock_at_entry in lifecycle.bpf.c).  Bins count from there.  Zero: no
- * heatmaps yet, or none at all (the node daemon). */
+ * heatmaps yet.  The node daemon's processes have their own clocks
+ * instead (heatmap_own_clocks). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
 } job_clock SEC(".maps");
+
+/* Set by the node daemon, whose jobs each start at their own time: a
+ * process's heatmap counts from its job's start as the kernel can tell it
+ * (its own fork or exec, or its parent's clock when the parent does not
+ * lead a session: the rule node/jobs.py groups jobs by), kept in
+ * proc_heatmaps, and job_clock is not used.  Rows are lent from
+ * free_heatmap_rows at a process's first counted byte; user space gives
+ * them back once the process has ended. */
+const volatile bool heatmap_own_clocks = false;
+
+#define PROC_HEATMAPS_DEFAULT 65536
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PROC_HEATMAPS_DEFAULT);
+	__type(key, __u32);
+	__type(value, struct proc_heatmap);
+} proc_heatmaps SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, HEATMAP_PROCS_DEFAULT);
+	__type(value, __u32);
+} free_heatmap_rows SEC(".maps");
 
 /* Library-layer records (STDIO, MPI-IO; keys in their own key spaces)
  * whose names user space has accepted.  POSIX records keep the same fact
@@ -62,6 +87,26 @@ static __always_inline void heatmap_start_clock(void)
 		__sync_val_compare_and_swap(origin, 0, bpf_ktime_get_ns());
 }
 
+/* A new traced process's clock (heatmap_own_clocks only): now, unless
+ * its parent's job is its own too (see heatmap_own_clocks). */
+static __always_inline void heatmap_new_process(__u32 proc, __u32 parent_proc,
+						bool parent_leads_session, __u64 now)
+{
+	struct proc_heatmap ph = { .origin = now, .row = NO_HEATMAP_ROW };
+	struct proc_heatmap *parent;
+
+	if (!heatmap_own_clocks)
+		return;
+	if (parent_proc != NO_PARENT && !parent_leads_session) {
+		parent = bpf_map_lookup_elem(&proc_heatmaps, &parent_proc);
+		if (parent)
+			ph.origin = parent->origin;
+	}
+	/* A full map leaves the process without a heatmap: its bytes are
+	 * counted as lost when they come (heatmap_add). */
+	bpf_map_update_elem(&proc_heatmaps, &proc, &ph, BPF_NOEXIST);
+}
+
 /* A traced process's heatmap rows: user space numbers the processes it
  * adopts from 0, the kernel those it lets in from heatmap_proc_base (see
  * proc_base in lifecycle.bpf.c); the kernel's get rows from
@@ -81,6 +126,44 @@ static __always_inline __u64 heatmap_origin(void)
 	__u64 *origin = bpf_map_lookup_elem(&job_clock, &zero);
 
 	return origin ? *origin : 0;
+}
+
+/* Whether read and write bytes are binned at all. */
+static __always_inline bool heatmaps_on(void)
+{
+	return heatmap_own_clocks || heatmap_origin();
+}
+
+/* The row of (proc, api) and the clock it counts from, NULL if there is
+ * none.  Own clocks: a process's first counted byte takes a free row;
+ * of two threads racing for it, one gives its row back. */
+static __always_inline struct heatmap_row *heatmap_row_clock(__u32 api, __u32 proc,
+							     __u64 *origin)
+{
+	struct proc_heatmap *ph;
+	__u32 row, taken, row_id;
+
+	if (!heatmap_own_clocks) {
+		*origin = heatmap_origin();
+		row_id = heatmap_row_of(proc) * HEATMAP_APIS + api;
+		return bpf_map_lookup_elem(&heatmaps, &row_id);
+	}
+	ph = bpf_map_lookup_elem(&proc_heatmaps, &proc);
+	if (!ph)
+		return 0;
+	*origin = ph->origin;
+	row = ph->row;
+	if (row == NO_HEATMAP_ROW) {
+		if (bpf_map_pop_elem(&free_heatmap_rows, &row))
+			return 0;
+		taken = __sync_val_compare_and_swap(&ph->row, NO_HEATMAP_ROW, row);
+		if (taken != NO_HEATMAP_ROW) {
+			bpf_map_push_elem(&free_heatmap_rows, &row, 0);
+			row = taken;
+		}
+	}
+	row_id = row * HEATMAP_APIS + api;
+	return bpf_map_lookup_elem(&heatmaps, &row_id);
 }
 
 /* floor(log2(v)) for v > 0, in six steps. */
@@ -207,15 +290,14 @@ static long heatmap_spread_step(__u32 i, struct heatmap_spread *s)
 static __always_inline void heatmap_add(__u32 api, __u32 proc, bool write, __u64 bytes,
 					__u64 t1, __u64 t2)
 {
-	__u32 row_id = heatmap_row_of(proc) * HEATMAP_APIS + api;
 	struct heatmap_place first = {}, last = {};
-	__u64 origin = heatmap_origin();
 	struct heatmap_row *row;
+	__u64 origin = 0;
 	__u32 b1;
 
-	if (!bytes || !origin)
+	if (!bytes || !heatmaps_on())
 		return;
-	row = bpf_map_lookup_elem(&heatmaps, &row_id);
+	row = heatmap_row_clock(api, proc, &origin);
 	if (!row) {
 		health_inc(H_HEATMAP_DROPPED);
 		return;
@@ -259,7 +341,7 @@ static __always_inline __u8 heatmap_or_pending(__u32 api, __u32 proc, bool named
 		heatmap_add(api, proc, write, bytes, t1, t2);
 		return 0;
 	}
-	return bytes && heatmap_origin() ? SEG_HEATMAP_PENDING : 0;
+	return bytes && heatmaps_on() ? SEG_HEATMAP_PENDING : 0;
 }
 
 /* Whether a library layer's record is named (see named_records). */

@@ -70,7 +70,8 @@ static __always_inline bool traced_by_uid(struct task_struct *task)
 	return trace_uid_min && task->real_cred->uid.val >= trace_uid_min;
 }
 
-/* EV_FORK with the facts a daemon groups processes into jobs by. */
+/* EV_FORK with the facts a daemon groups processes into jobs by; the
+ * process's heatmap clock, if it has its own, is the event's start_ns. */
 static __always_inline void emit_fork(__u32 proc, __u32 parent_proc, struct task_struct *task,
 				      struct task_struct *parent)
 {
@@ -85,6 +86,7 @@ static __always_inline void emit_fork(__u32 proc, __u32 parent_proc, struct task
 	o->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 	o->uid = task->real_cred->uid.val;
 	o->parent_leads_session = parent && leads_session(parent);
+	heatmap_new_process(proc, parent_proc, o->parent_leads_session, e->start_ns);
 	emit_event(e, sizeof(*e) + sizeof(*o));
 }
 

@@ -373,6 +373,13 @@ void edb_segments_info(struct edb_events *ev, struct edb_segments_info *out)
 	out->over_limit_pending = ev->seg.over_pending;
 }
 
+void edb_segments_clear(struct edb_events *ev)
+{
+	ev->seg.count = 0;
+	ev->seg.over_trace = 0;
+	ev->seg.over_pending = 0;
+}
+
 struct edb_events *edb_events_new(int map_fd)
 {
 	struct edb_events *ev = calloc(1, sizeof(*ev));

@@ -47,3 +47,6 @@ struct edb_segments_info {
 };
 int edb_events_add_segments(struct edb_events *ev, int map_fd, size_t max_segments);
 void edb_segments_info(struct edb_events *ev, struct edb_segments_info *out);
+/* Forget the segments kept so far and the counts beyond the bound (a
+ * recorder that takes them as it goes: the node daemon). */
+void edb_segments_clear(struct edb_events *ev);

@@ -55,7 +55,8 @@ def object_structs() -> dict[str, dict[str, tuple[int, dict[str, int]]]]:
                                          ("h5_shape", L.h5_shape),
                                          ("io_segment", L.io_segment),
                                          ("heatmap_bin", L.heatmap_bin),
-                                         ("heatmap_row", L.heatmap_row)])
+                                         ("heatmap_row", L.heatmap_row),
+                                         ("proc_heatmap", L.proc_heatmap)])
 def test_dtype_matches_btf(object_structs: dict, name: str, dtype: np.dtype) -> None:
     """In every object that uses the struct, and at least one does."""
     users = [structs[name] for structs in object_structs.values() if name in structs]

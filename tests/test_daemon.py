@@ -22,10 +22,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+import darshan
 import numpy as np
 import pytest
 
-from conftest import assert_counters, posix
+from conftest import assert_counters, heatmap_bytes, module_bytes, posix
 from ebpf_darshan import bpf_layout as L
 from ebpf_darshan.cli.daemon import POLL_MS
 from ebpf_darshan.darshan import read_log
@@ -156,6 +157,81 @@ def job_with_file(snapshot: dict, name: str) -> dict | None:
     return None
 
 
+def first_bin_with_bytes(log: Path, rank: int) -> tuple[float, int]:
+    """(bin width, first bin of the rank's POSIX heatmap that has bytes)."""
+    (heatmap,) = [h for h in read_log(log).heatmaps if h.rank == rank]
+    return heatmap.bin_width, int(np.flatnonzero(heatmap.write_bins + heatmap.read_bins)[0])
+
+
+def rank_of_file(log: Path, name: Path) -> int:
+    (rank,) = [rank for rank, n in posix(log) if n == str(name)]
+    return rank
+
+
+def test_job_logs_have_heatmaps(daemon: Daemon, users: list[User], workdir: Path) -> None:
+    """A job's processes count from the job's clock: the second dd's bytes
+    are in the bins after its start, 0.5 s in, and every byte of the POSIX
+    records is in the heatmap (dd's first writes come before the daemon has
+    seen the file's name: user space bins those)."""
+    job = users[0].run(["sh", "-c", "dd if=/dev/zero of=h1.dat bs=1000 count=5 status=none; "
+                        "sleep 0.5; dd if=/dev/zero of=h2.dat bs=1000 count=7 status=none"],
+                       cwd=workdir)
+    assert job.wait(WAIT_S) == 0
+    (log,) = daemon.logs_with("h2.dat")
+    assert heatmap_bytes(log) == module_bytes(log)
+    assert sorted(w for _, w in module_bytes(log).values()) == [5000, 7000]
+    width, first = first_bin_with_bytes(log, rank_of_file(log, workdir / "h2.dat"))
+    assert width == pytest.approx(0.1) and first >= 5
+    assert first_bin_with_bytes(log, rank_of_file(log, workdir / "h1.dat")) == (width, 0)
+    assert not read_log(log).partial_flag, read_log(log).job.metadata
+
+
+def test_heatmaps_of_a_job_started_twice(daemon: Daemon, users: list[User],
+                                         workdir: Path) -> None:
+    """Two steps of one Slurm job, each started by the batch system (its own
+    top-level process and clock), the second 0.6 s after the first: its
+    heatmap moves onto the job's time base.  (Both stay until the end: the
+    job is told by SLURM_JOB_ID in the environment, which the daemon reads
+    from /proc.)"""
+    env = {"SLURM_JOB_ID": "4242"}
+    fifo = workdir / "step.go"
+    os.mkfifo(fifo, 0o666)
+    steps = []
+    for name, count in (("s1.dat", 3), ("s2.dat", 9)):
+        steps.append(users[0].run(["sh", "-c", f"dd if=/dev/zero of={name} bs=100 "
+                                   f"count={count} status=none; read x < {fifo} || true"],
+                                  cwd=workdir, env=env))
+        wait_for(lambda: job_with_file(daemon.query(None), name), f"the step writing {name}")
+        time.sleep(0.6)
+    fifo.write_text("\n")
+    assert [step.wait(WAIT_S) for step in steps] == [0, 0]
+    (log,) = daemon.logs_with("s2.dat")
+    assert read_log(log).job.jobid == 4242
+    assert heatmap_bytes(log) == module_bytes(log)
+    assert sorted(w for _, w in module_bytes(log).values()) == [300, 900]
+    width, first_bin = first_bin_with_bytes(log, rank_of_file(log, workdir / "s2.dat"))
+    assert width == pytest.approx(0.1) and first_bin >= 6
+    assert first_bin_with_bytes(log, rank_of_file(log, workdir / "s1.dat")) == (width, 0)
+
+
+@pytest.mark.parametrize("daemon", [("--heatmap-procs", "1")], indirect=True)
+def test_heatmap_rows_run_out(daemon: Daemon, users: list[User], workdir: Path) -> None:
+    """One kernel row: the shell holds it from its first counted byte to
+    its end, so python's write (after the name is known: no user-space
+    binning) finds none, and is counted."""
+    job = users[0].run(["sh", "-c", "exec 3>k1.dat; sleep 0.3; echo x >&3; /usr/bin/python3 -c "
+                        "\"import time; f = open('k2.dat', 'w'); time.sleep(0.3); "
+                        "f.write('y' * 10); f.flush()\"; echo z >&3"], cwd=workdir)
+    assert job.wait(WAIT_S) == 0
+    (log,) = daemon.logs_with("k2.dat")
+    report = darshan.DarshanReport(str(log), read_all=True)
+    assert report.metadata["job"]["metadata"]["heatmap_lost_ops"] == "1"
+    assert report.modules["HEATMAP"]["partial_flag"] and not report.modules["POSIX"]["partial_flag"]
+    shell = rank_of_file(log, workdir / "k1.dat")
+    assert heatmap_bytes(log) == {shell: (0, 4)}
+    assert module_bytes(log) == {shell: (0, 4), rank_of_file(log, workdir / "k2.dat"): (0, 10)}
+
+
 def test_two_users_jobs_logs_and_query(daemon: Daemon, users: list[User], workdir: Path) -> None:
     one, two = users
     job1, go1 = held_job(one, workdir, "one",
@@ -280,6 +356,8 @@ def test_two_thousand_short_processes(daemon: Daemon, users: list[User], workdir
                          "POSIX_DUPS": 1})
     assert log.job.nprocs == 2000
     assert not log.partial_flag, log.job.metadata
+    # 2,000 heatmaps through 512 kernel rows, each lent again at its exit
+    assert heatmap_bytes(logs[0]) == module_bytes(logs[0])
     assert daemon.proc.poll() is None
     health = daemon.query(None)["health"]
     assert health["records_dropped"] == health["events_lost"] == 0
@@ -361,6 +439,7 @@ def test_sigterm_writes_partial_logs(daemon: Daemon, users: list[User], workdir:
     assert "stopped while the job was running" in log.job.metadata["partial"]
     records = {n: r for (_, n), r in posix(logs[0]).items()}
     assert_counters(records[str(workdir / "t.dat")], {"POSIX_WRITES": 7, "POSIX_BYTES_WRITTEN": 70})
+    assert heatmap_bytes(logs[0]) == module_bytes(logs[0]) == {0: (0, 70)}
     go.write_text("\n")
     job.wait(WAIT_S)
 

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import ebpf_darshan, heatmap_bytes, module_bytes, mpirun, posix, record
 from ebpf_darshan.darshan import HeatmapRecord, modules as M, read_log
-from ebpf_darshan.merge import _job_heatmaps
+from ebpf_darshan.heatmap import rebased_heatmaps
 
 NPROCS = 4
 RANK_COUNTERS = {M.counter_index("POSIX", n) for n in (
@@ -131,7 +131,7 @@ def test_merged_heatmaps_move_to_the_job_time_base() -> None:
                           read_bins=np.zeros(3, dtype=np.int64))
     late = HeatmapRecord(id=1, rank=1, bin_width=0.1, write_bins=np.array([100, 11, 7]),
                          read_bins=np.array([0, 0, 1]))
-    job = _job_heatmaps([(0, [first]), (50_000_000, [late])], 20_500_000_000)
+    job = rebased_heatmaps([(0, [first]), (50_000_000, [late])], 20_500_000_000)
     assert [(h.rank, h.bin_width, h.nbins) for h in job] == [(0, 0.2, 103), (1, 0.2, 103)]
     assert list(job[0].write_bins[:3]) == [30, 30, 0] and job[0].write_bins.sum() == 60
     assert list(job[1].write_bins[:3]) == [105, 13, 0] and job[1].write_bins.sum() == 118

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import ebpf_darshan, heatmap_bytes, module_bytes, mpirun, posix, record
 from ebpf_darshan import bpf_layout as L
-from ebpf_darshan.heatmap import darshan_heatmaps, row_bin, spread
+from ebpf_darshan.heatmap import darshan_heatmaps, job_heatmaps, row_bin, spread
 from ebpf_darshan.launch import HeldCommand
 from ebpf_darshan.names import PathFilter
 from ebpf_darshan.recorder import Recording
@@ -239,6 +239,22 @@ def test_row_layout_gives_darshans_collapsed_bins(end_s: float) -> None:
     assert ours.bin_width == width
     assert list(ours.write_bins) == list(theirs)
     assert ours.write_bins.sum() == sum(n for _, n in ops)
+
+
+def test_rows_of_one_rank_on_two_clocks_add_up() -> None:
+    """Two processes of rank 0 (the node daemon's): one counts from the
+    job's start, one from 0.25 s later, where its first bin (0.25-0.35 s)
+    straddles two of the job's."""
+    start = 5_000_000_000
+    rows = {p: np.zeros(L.HEATMAP_APIS, dtype=L.heatmap_row) for p in (1, 2)}
+    rows[1]["bins"]["write"][L.HEATMAP_POSIX, 0] = 100
+    rows[2]["bins"]["write"][L.HEATMAP_POSIX, 0] = 50
+    rows[2]["bins"]["read"][L.HEATMAP_POSIX, 1] = 8
+    (job,) = job_heatmaps(rows, {1: start, 2: start + 250_000_000}, {1: 0, 2: 0}, start,
+                          1_000_000_000)
+    assert (job.rank, job.bin_width, job.nbins) == (0, 0.1, 10)
+    assert list(job.write_bins[:5]) == [100, 0, 25, 25, 0]
+    assert list(job.read_bins[:5]) == [0, 0, 0, 4, 4]
 
 
 def test_spread_splits_exactly() -> None:

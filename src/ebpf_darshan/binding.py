@@ -204,6 +204,12 @@ class EventStream:
                                  dtype=dtype).copy()
         return kept, int(info.over_limit_trace), int(info.over_limit_pending)
 
+    def take_segments(self, dtype: np.dtype) -> tuple[np.ndarray, int, int]:
+        """segments(), and they are forgotten: the next call starts afresh."""
+        out = self.segments(dtype)
+        lib.edb_segments_clear(self._ev)
+        return out
+
     def close(self) -> None:
         if self._ev != ffi.NULL:
             lib.edb_events_free(self._ev)

@@ -222,3 +222,6 @@ io_segment = np.dtype([
 heatmap_bin = np.dtype([("read", "<u8"), ("write", "<u8")])
 
 heatmap_row = np.dtype([("hint", "<u8"), ("bins", heatmap_bin, (HEATMAP_ROW_BINS,))])
+
+NO_HEATMAP_ROW = 0xFFFFFFFF
+proc_heatmap = np.dtype([("origin", "<u8"), ("row", "<u4"), ("pad", "<u4")])

@@ -4,7 +4,9 @@ A row keeps every bin width it has needed (see struct heatmap_row in
 bpf/ebpf_darshan.h); Darshan's final heatmap is those bins summed into the
 width Darshan's collapsing would have reached by the end of the job.
 Operations the kernel left to user space (pending segments: their file had
-no accepted name yet) are binned here with the kernel's arithmetic.
+no accepted name yet) are binned here with the kernel's arithmetic.  Rows
+that count from different clocks (the node daemon's processes, or nodes
+being merged) are moved onto the job's time base.
 """
 
 from __future__ import annotations
@@ -66,9 +68,11 @@ def spread(bins: np.ndarray, write: bool, nbytes: int, t1: int, t2: int) -> bool
     return True
 
 
-def bin_pending(rows: dict[int, np.ndarray], pending: np.ndarray, start_ktime: int) -> int:
-    """Bin pending segments (already filtered to kept records) into rows;
-    returns how many could not be binned."""
+def bin_pending(rows: dict[int, np.ndarray], pending: np.ndarray,
+                origins: dict[int, int]) -> int:
+    """Bin pending segments (already filtered to kept records) into rows,
+    each counting from its origin (bpf_ktime_get_ns() time); returns how
+    many could not be binned."""
     lost = 0
     for seg in pending:
         proc = int(seg["key"]["proc"])
@@ -76,8 +80,8 @@ def bin_pending(rows: dict[int, np.ndarray], pending: np.ndarray, start_ktime: i
             lost += 1
             continue
         row = rows[proc]["bins"][API_OF_MODULE[int(seg["module"])]]
-        t1 = max(int(seg["start_ns"]) - start_ktime, 0)
-        t2 = max(int(seg["end_ns"]) - start_ktime, 0)
+        t1 = max(int(seg["start_ns"]) - origins[proc], 0)
+        t2 = max(int(seg["end_ns"]) - origins[proc], 0)
         if not spread(row, int(seg["op"]) == L.IO_WRITE, int(seg["length"]), t1, t2):
             lost += 1
     return lost
@@ -128,3 +132,73 @@ def darshan_heatmaps(rows: dict[int, np.ndarray], rank_of: dict[int, int],
                 bin_width=0.1 * (1 << doublings),
                 write_bins=summed["write"], read_bins=summed["read"]))
     return out
+
+
+def rebased_heatmaps(parts: list[tuple[int, list[HeatmapRecord]]],
+                     run_ns: int) -> list[HeatmapRecord]:
+    """Heatmaps counted from later clocks (each part's start given in ns
+    after the job's) on the job's time base, all at one width: Darshan's
+    for the whole run, or a part's if coarser.  A part's bin's bytes go to
+    the one or two job bins it overlaps, in proportion to the time in each;
+    every byte stays.  Records of one (rank, API) in several parts are
+    added up."""
+    recs = [(shift, r) for shift, part in parts for r in part]
+    if not recs:
+        return []
+    # a part's last bins may reach past the run: only bytes there (a
+    # process outliving the job) make the job longer
+    end_ns = max([run_ns] + [shift + round(r.bin_width * 1e9) * int(used[-1]) + 1
+                             for shift, r in recs
+                             if len(used := np.flatnonzero(r.write_bins + r.read_bins))])
+    doublings = max([darshan_width(end_ns)[0]] +
+                    [round(r.bin_width * 1e9 / L.HEATMAP_BIN_NS).bit_length() - 1
+                     for _, r in recs])
+    width = L.HEATMAP_BIN_NS << doublings
+    nbins = -(-end_ns // width)
+    out: dict[tuple[int, int], HeatmapRecord] = {}
+    for shift, r in recs:
+        w = round(r.bin_width * 1e9)
+        starts = shift + np.arange(r.nbins, dtype=np.int64) * w
+        first = starts // width
+        share = np.minimum((first + 1) * width - starts, w) / w
+        mine = out.setdefault((r.rank, r.id), HeatmapRecord(
+            id=r.id, rank=r.rank, bin_width=0.1 * (1 << doublings),
+            write_bins=np.zeros(nbins, dtype=np.int64), read_bins=np.zeros(nbins, dtype=np.int64)))
+        for bins, src in ((mine.write_bins, r.write_bins), (mine.read_bins, r.read_bins)):
+            src = np.asarray(src, dtype=np.int64)
+            head = np.minimum(np.floor(src * share).astype(np.int64), src)
+            np.add.at(bins, first, head)
+            np.add.at(bins, np.minimum(first + 1, nbins - 1), src - head)
+    return [out[k] for k in sorted(out)]
+
+
+def job_heatmaps(rows: dict[int, np.ndarray], origins: dict[int, int], rank_of: dict[int, int],
+                 start_ktime: int, run_ns: int) -> list[HeatmapRecord]:
+    """darshan_heatmaps() of rows that count from their own origins
+    (bpf_ktime_get_ns() time, none before the job's start_ktime)."""
+    by_origin: dict[int, dict[int, np.ndarray]] = {}
+    for proc, row in rows.items():
+        by_origin.setdefault(max(origins[proc], start_ktime), {})[proc] = row
+    if list(by_origin) in ([], [start_ktime]):
+        return darshan_heatmaps(rows, rank_of, run_ns)
+    return rebased_heatmaps([(origin - start_ktime, darshan_heatmaps(
+        mine, rank_of, max(run_ns - (origin - start_ktime), 1)))
+        for origin, mine in sorted(by_origin.items())], run_ns)
+
+
+def compact_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A process's rows (L.heatmap_row per API) as the places and values
+    of their nonzero bins: a few bins where the rows hold thousands."""
+    flat = np.concatenate([rows["bins"][op].reshape(-1) for op in ("read", "write")])
+    places = np.flatnonzero(flat).astype(np.uint32)
+    return places, flat[places]
+
+
+def expand_rows(places: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """compact_rows() undone."""
+    rows = np.zeros(L.HEATMAP_APIS, dtype=L.heatmap_row)
+    flat = np.zeros(2 * rows["bins"].size, dtype=np.uint64)
+    flat[places] = values
+    for op, half in zip(("read", "write"), np.split(flat, 2)):
+        rows["bins"][op] = half.reshape(rows["bins"].shape)
+    return rows

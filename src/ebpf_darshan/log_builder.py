@@ -101,7 +101,7 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
     """The log of a recording.  extras: totals Darshan has no counter for
     (Tracer.extras()), written as metadata lines; layers: the library
     layers' results (Tracer.collect_layers()); timelines: the heatmaps and
-    DXT segments (Tracer.timelines()), which the node daemon does not keep."""
+    DXT segments (Tracer.timelines(), or a node job's)."""
     keys, values, names, unnamed = _named_records(rec, keys, values)
     with_io = rec.creation_order(
         {int(p) for p in keys["proc"]}.union(*(r.procs() for r in layers)))

@@ -22,7 +22,7 @@ import dataclasses
 import numpy as np
 
 from .darshan import DxtRecord, HeatmapRecord, Job, Log, modules as M
-from .heatmap import darshan_width
+from .heatmap import rebased_heatmaps
 from .shared_reduction import RULES, reduce_shared
 
 # Metadata lines summed over the node logs: the losses (log_builder.py).
@@ -92,39 +92,6 @@ def _rebased_dxt(record: DxtRecord, shift: float) -> DxtRecord:
     return dataclasses.replace(record, write_segments=segments[0], read_segments=segments[1])
 
 
-def _job_heatmaps(nodes: list[tuple[int, list[HeatmapRecord]]],
-                  run_ns: int) -> list[HeatmapRecord]:
-    """The nodes' heatmaps (each node's start given in ns after the job's)
-    on the job's time base, all at one width: Darshan's for the whole run,
-    or a node's if coarser.  A node bin's bytes go to the one or two job
-    bins it overlaps, in proportion to the time in each; every byte stays."""
-    recs = [(shift, r) for shift, node in nodes for r in node]
-    if not recs:
-        return []
-    tenth = 1e8  # ns in Darshan's initial 0.1 s width
-    end_ns = max([run_ns] + [shift + round(r.bin_width * 1e9) * r.nbins for shift, r in recs])
-    doublings = max([darshan_width(end_ns)[0]] +
-                    [round(r.bin_width * 1e9 / tenth).bit_length() - 1 for _, r in recs])
-    width = int(tenth) << doublings
-    nbins = -(-end_ns // width)
-    out = []
-    for shift, r in recs:
-        w = round(r.bin_width * 1e9)
-        starts = shift + np.arange(r.nbins, dtype=np.int64) * w
-        first = starts // width
-        share = np.minimum((first + 1) * width - starts, w) / w
-        bins = {}
-        for op, src in (("write", r.write_bins), ("read", r.read_bins)):
-            src = np.asarray(src, dtype=np.int64)
-            head = np.minimum(np.floor(src * share).astype(np.int64), src)
-            bins[op] = np.zeros(nbins, dtype=np.int64)
-            np.add.at(bins[op], first, head)
-            np.add.at(bins[op], np.minimum(first + 1, nbins - 1), src - head)
-        out.append(HeatmapRecord(id=r.id, rank=r.rank, bin_width=0.1 * (1 << doublings),
-                                 write_bins=bins["write"], read_bins=bins["read"]))
-    return out
-
-
 def _metadata(logs: list[tuple[str, Log]], reduce: bool) -> dict[str, str]:
     first = logs[0][1].job.metadata
     out = {k: v for k, v in first.items()
@@ -184,5 +151,5 @@ def merge_logs(logs: list[tuple[str, Log]], shared_reduction: bool = True) -> Lo
         merged[module] = recs
     job = Job(uid=first.uid, start_ns=start, end_ns=end, nprocs=first.nprocs, jobid=first.jobid,
               metadata=_metadata(logs, reduce), exe=first.exe, mounts=mounts)
-    return Log(job=job, names=names, records=merged, heatmaps=_job_heatmaps(heatmaps, end - start),
+    return Log(job=job, names=names, records=merged, heatmaps=rebased_heatmaps(heatmaps, end - start),
                dxt=dxt, partial_flag=partial)

@@ -8,7 +8,7 @@ from . import bpf_layout as L
 from .darshan import Log, record_id
 from .darshan import modules as M
 from .dxt import DXT_MODULES, Owners, darshan_dxt
-from .heatmap import bin_pending, darshan_heatmaps, heatmap_name
+from .heatmap import bin_pending, heatmap_name, job_heatmaps
 from .tracer import KernelTimelines
 
 
@@ -30,9 +30,10 @@ def add_timelines(log: Log, kernel: KernelTimelines, owners: dict[int, Owners],
     segments = kernel.segments
     pending = segments[(segments["flags"] & L.SEG_HEATMAP_PENDING) != 0]
     rows = {proc: row for proc, row in kernel.heatmap_rows.items() if proc in rank_of}
-    unbinned = bin_pending(rows, _kept(pending, owners), start_ktime)
+    origins = {proc: kernel.row_origins.get(proc, start_ktime) for proc in rows}
+    unbinned = bin_pending(rows, _kept(pending, owners), origins)
     run_ns = log.job.end_ns - log.job.start_ns
-    log.heatmaps = darshan_heatmaps(rows, rank_of, run_ns)
+    log.heatmaps = job_heatmaps(rows, origins, rank_of, start_ktime, run_ns)
     names = {record_id(heatmap_name(api)): heatmap_name(api) for api in range(L.HEATMAP_APIS)}
     for heatmap in log.heatmaps:
         log.names[heatmap.id] = names[heatmap.id]

@@ -15,7 +15,7 @@ from .binding import BPF_ANY, BPF_NOEXIST, BpfError, BpfObject, EventStream, \
 from .layers.base import LayerResult, LibraryLayer
 
 SHARED_MAPS = ("task_states", "events", "health", "heatmaps", "job_clock", "segments",
-               "named_records")
+               "named_records", "proc_heatmaps", "free_heatmap_rows")
 # Direct struct file reads need Linux 6.2 (bpf_rdonly_cast); older kernels
 # get the same program built with probe reads.
 POSIX_VARIANTS = ("posix.bpf.o", "posix_compat.bpf.o")
@@ -33,6 +33,7 @@ DEFAULT_DXT_BUFFER_MB = 16
 # whose names user space has not seen yet.
 PENDING_BUFFER_MB = 1
 DEFAULT_HEATMAP_PROCS = 256
+PROC_HEATMAPS_MAX = 65536  # PROC_HEATMAPS_DEFAULT in bpf/heatmap.bpf.h
 # MPI launchers (Open MPI's, PRRTE's, MPICH's Hydra): never held, see
 # HOLD_SKIP_COMMS in bpf/ebpf_darshan.h.
 HOLD_SKIP_COMMS = ("mpirun", "mpiexec", "orterun", "orted", "prterun", "prted",
@@ -53,6 +54,9 @@ class TracerOptions:
     dxt_max_segments: int = DEFAULT_DXT_MAX_SEGMENTS
     dxt_buffer_mb: int = DEFAULT_DXT_BUFFER_MB
     heatmap_procs: int = DEFAULT_HEATMAP_PROCS
+    # Each process's heatmap counts from its own job's start (the node
+    # daemon); heatmap_procs rows are lent to processes doing I/O.
+    own_heatmap_clocks: bool = False
 
 
 @dataclass
@@ -62,6 +66,16 @@ class KernelTimelines:
     segments_over_limit: int  # trace segments beyond --dxt-max-segments
     pending_over_limit: int  # pending heatmap segments beyond it
     heatmap_rows: dict[int, np.ndarray]  # proc -> L.heatmap_row per API
+    # proc -> the bpf_ktime_get_ns() its row counts from, where that is not
+    # the recording's start (own_heatmap_clocks)
+    row_origins: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class OwnHeatmap:
+    """A process's heatmap under own_heatmap_clocks."""
+    origin: int        # bpf_ktime_get_ns() its bins count from
+    rows: np.ndarray | None  # L.heatmap_row per API; None: it counted no byte
 
 
 def _string_table(strings: list[str], rows: int, width: int) -> np.ndarray:
@@ -101,6 +115,8 @@ class Tracer:
             lifecycle.resize_map("segments", (options.dxt_buffer_mb if options.dxt
                                               else PENDING_BUFFER_MB) * MB)
             lifecycle.resize_map("heatmaps", options.heatmap_procs * L.HEATMAP_APIS)
+            lifecycle.resize_map("free_heatmap_rows", options.heatmap_procs)
+            self._set_timeline_consts(lifecycle)
             lifecycle.load()
             posix = self._load_posix(lifecycle)
             self.layers = [(layer, self._load_layer(layer, lifecycle))
@@ -118,6 +134,10 @@ class Tracer:
             self._clock_fd = lifecycle.map_fd("job_clock")
             self._heatmaps_fd = lifecycle.map_fd("heatmaps")
             self._named_fd = lifecycle.map_fd("named_records")
+            self._proc_heatmaps_fd = lifecycle.map_fd("proc_heatmaps")
+            self._free_rows_fd = lifecycle.map_fd("free_heatmap_rows")
+            if options.own_heatmap_clocks:
+                queue_push(self._free_rows_fd, np.arange(options.heatmap_procs, dtype=np.uint32))
             self._events = EventStream(lifecycle.map_fd("events"))
             self._events.add_segments(lifecycle.map_fd("segments"), options.dxt_max_segments)
         except BpfError:
@@ -143,6 +163,7 @@ class Tracer:
         obj.set_const("heatmap_proc_base", np.uint32(proc_base))
         obj.set_const("heatmap_kernel_row", np.uint32(kernel_row))
         obj.set_const("dxt_enabled", np.bool_(self.options.dxt))
+        obj.set_const("heatmap_own_clocks", np.bool_(self.options.own_heatmap_clocks))
 
     def _load_posix(self, lifecycle: BpfObject) -> BpfObject:
         """The fast variant where the kernel takes it, else the portable one;
@@ -304,16 +325,56 @@ class Tracer:
         """Segments drained so far and the heatmap rows of procs."""
         assert self._events is not None
         segments, over_trace, over_pending = self._events.segments(L.io_segment)
-        rows = {}
-        for proc in procs:
-            row = self._heatmap_row(proc)
-            if row is None:
-                continue
-            first = row * L.HEATMAP_APIS
-            rows[proc] = np.concatenate([
-                map_lookup(self._heatmaps_fd, np.array([first + api], dtype=np.uint32),
-                           L.heatmap_row) for api in range(L.HEATMAP_APIS)])
+        rows = {proc: self._read_row(row) for proc in procs
+                if (row := self._heatmap_row(proc)) is not None}
         return KernelTimelines(segments, over_trace, over_pending, rows)
+
+    def _row_ids(self, row: int) -> np.ndarray:
+        return np.arange(row * L.HEATMAP_APIS, (row + 1) * L.HEATMAP_APIS, dtype=np.uint32)
+
+    def _read_row(self, row: int) -> np.ndarray:
+        """A process's heatmap row of every API."""
+        return np.concatenate([map_lookup(self._heatmaps_fd, np.array([i], dtype=np.uint32),
+                                          L.heatmap_row) for i in self._row_ids(row)])
+
+    def take_segments(self) -> tuple[np.ndarray, int, int]:
+        """The segments drained since the last call, and how many were
+        beyond the bound (a recorder that keeps no trace: pending heatmap
+        segments, taken as they come)."""
+        assert self._events is not None
+        return self._events.take_segments(L.io_segment)
+
+    def own_heatmaps(self, procs: list[int], take: bool) -> dict[int, OwnHeatmap]:
+        """The heatmaps of procs under own_heatmap_clocks.  take: the
+        processes have ended; their entries go, and their rows are zeroed
+        and lent again."""
+        out = {}
+        for proc in procs:
+            key = np.array([proc], dtype=np.uint32)
+            try:
+                entry = map_lookup(self._proc_heatmaps_fd, key, L.proc_heatmap)[0]
+            except BpfError as e:
+                if e.errno == errno.ENOENT:
+                    continue
+                raise
+            row = int(entry["row"])
+            rows = None if row == L.NO_HEATMAP_ROW else self._read_row(row)
+            if take:
+                if rows is not None:
+                    empty = np.zeros(1, dtype=L.heatmap_row)
+                    for i in self._row_ids(row):
+                        map_update(self._heatmaps_fd, np.array([i], dtype=np.uint32), empty,
+                                   BPF_ANY)
+                    queue_push(self._free_rows_fd, np.array([row], dtype=np.uint32))
+                map_delete(self._proc_heatmaps_fd, key)
+            out[proc] = OwnHeatmap(int(entry["origin"]), rows)
+        return out
+
+    def heatmap_procs(self) -> set[int]:
+        """The processes with an own heatmap clock."""
+        keys, _ = map_dump(self._proc_heatmaps_fd, np.dtype(np.uint32), L.proc_heatmap,
+                           PROC_HEATMAPS_MAX)
+        return set(keys.tolist())
 
     def health(self) -> np.ndarray:
         return _array_values(self._health_fd, L.H_NUM_SLOTS)

@@ -15,8 +15,8 @@ from ..node.recorder import NodeOptions, NodeRecorder
 from ..node.snapshot import answer
 from ..tracer import TracerOptions
 from .errors import CliError
-from .tracer_args import add_tracer_options, check_system, path_filter_of, start_tracer, \
-    tracer_options
+from .tracer_args import add_heatmap_option, add_tracer_options, check_system, \
+    heatmap_options, path_filter_of, start_tracer, tracer_options
 
 POLL_MS = 100
 DEFAULT_EVENT_BUFFER_MB = 16
@@ -24,6 +24,9 @@ DEFAULT_EVENT_BUFFER_MB = 16
 DEFAULT_MIN_UID = 1000
 DEFAULT_METRICS_JOBS = 100
 DEFAULT_JOB_RECORDS = NodeOptions.max_kept_records
+# Heatmap rows lent to processes doing I/O at the same time (27 KiB per
+# API each: 40 MiB in all).
+DEFAULT_HEATMAP_PROCS = 512
 
 
 def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
@@ -33,6 +36,8 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
                    help=f"trace processes of users with at least this uid (default "
                    f"{DEFAULT_MIN_UID}; root is never traced)")
     add_tracer_options(p, DEFAULT_EVENT_BUFFER_MB)
+    add_heatmap_option(p, "processes doing I/O at once that get heatmaps (later ones' bytes "
+                       "are counted as lost)", DEFAULT_HEATMAP_PROCS)
     p.add_argument("--max-job-records", type=int, default=DEFAULT_JOB_RECORDS, metavar="N",
                    help="records of ended processes kept for running jobs, all jobs together "
                    f"(1.7 KiB each; default {DEFAULT_JOB_RECORDS})")
@@ -59,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
     log_dir = Path(args.log_dir)
     if not log_dir.is_dir():
         raise CliError(f"--log-dir {log_dir} is not a directory")
-    options = tracer_options(args, TracerOptions(
-        lifecycle_consts={"trace_uid_min": np.uint32(args.min_uid)}))
+    options = heatmap_options(args, tracer_options(args, TracerOptions(
+        lifecycle_consts={"trace_uid_min": np.uint32(args.min_uid)}, own_heatmap_clocks=True)))
     path_filter = path_filter_of(args)
     check_system("daemon")
     tracer = start_tracer(options)

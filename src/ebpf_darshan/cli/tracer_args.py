@@ -45,9 +45,13 @@ def add_timeline_options(p: argparse.ArgumentParser) -> None:
                    f"(default {DEFAULT_DXT_MAX_SEGMENTS})")
     p.add_argument("--dxt-buffer-mb", type=int, default=DEFAULT_DXT_BUFFER_MB, metavar="MB",
                    help=f"ring buffer for DXT segments (default {DEFAULT_DXT_BUFFER_MB})")
-    p.add_argument("--heatmap-procs", type=int, default=DEFAULT_HEATMAP_PROCS, metavar="N",
-                   help="processes that get heatmaps, in order of creation, 27 KiB each per "
-                   f"API (default {DEFAULT_HEATMAP_PROCS})")
+    add_heatmap_option(p, "processes that get heatmaps, in order of creation",
+                       DEFAULT_HEATMAP_PROCS)
+
+
+def add_heatmap_option(p: argparse.ArgumentParser, what: str, default: int) -> None:
+    p.add_argument("--heatmap-procs", type=int, default=default, metavar="N",
+                   help=f"{what}, 27 KiB each per API (default {default})")
 
 
 def path_filter_of(args: argparse.Namespace) -> PathFilter:
@@ -87,10 +91,13 @@ def tracer_options(args: argparse.Namespace, base: TracerOptions | None = None) 
 
 
 def timeline_options(args: argparse.Namespace, base: TracerOptions) -> TracerOptions:
-    return replace(base, dxt=args.dxt,
+    return replace(heatmap_options(args, base), dxt=args.dxt,
                    dxt_max_segments=_at_least_one(args.dxt_max_segments, "--dxt-max-segments"),
-                   dxt_buffer_mb=_power_of_two_mb(args.dxt_buffer_mb, "--dxt-buffer-mb"),
-                   heatmap_procs=_at_least_one(args.heatmap_procs, "--heatmap-procs"))
+                   dxt_buffer_mb=_power_of_two_mb(args.dxt_buffer_mb, "--dxt-buffer-mb"))
+
+
+def heatmap_options(args: argparse.Namespace, base: TracerOptions) -> TracerOptions:
+    return replace(base, heatmap_procs=_at_least_one(args.heatmap_procs, "--heatmap-procs"))
 
 
 def start_tracer(options: TracerOptions) -> Tracer:

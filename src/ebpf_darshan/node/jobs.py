@@ -43,6 +43,16 @@ class NodeJob:
     kept_values: list[np.ndarray] = field(default_factory=list)
     kept_count: int = 0
     lost_records: int = 0  # ended processes' records beyond the daemon's bound
+    # Heatmaps of ended processes, taken out of the kernel: the clock each
+    # counts from, and the nonzero bins (heatmap.compact_rows) of those
+    # that counted bytes.
+    heatmap_origins: dict[int, int] = field(default_factory=dict)
+    heatmap_bins: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # Operations the kernel left to user space to bin (L.io_segment), and
+    # those beyond the daemon's bound.
+    pending: list[np.ndarray] = field(default_factory=list)
+    pending_count: int = 0
+    lost_pending: int = 0
 
     @property
     def exe(self) -> str:

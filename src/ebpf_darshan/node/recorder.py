@@ -9,6 +9,12 @@ and the names of its files, and frees them when the job's log is
 written; all jobs together keep at most --max-job-records taken records
 (110 MiB for the default 65536), and records beyond that are counted as
 lost in their job's log (marked partial).
+
+Heatmaps work the same way: each process's counts from its job's clock
+(heatmap_own_clocks in bpf/heatmap.bpf.h), in one of --heatmap-procs
+kernel rows lent to it at its first byte and given back at its end; a job
+keeps the nonzero bins of its ended processes, and at most
+max_kept_segments operations whose bytes the kernel left to user space.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from .. import bpf_layout as L
 from ..log_builder import JobFacts, build_log
 from ..mounts import merge_tables, mount_table
 from ..names import PathFilter
-from ..tracer import Tracer
+from ..heatmap import compact_rows, expand_rows
+from ..tracer import KernelTimelines, Tracer
 from .jobs import EVENT_HEADER, JobTable, NodeJob, Origin
 from .logs import job_log_path, mark_partial, obfuscate_log, write_job_log
 
@@ -45,6 +52,7 @@ class NodeOptions:
     log_dir: Path
     obfuscate: bool = False
     max_kept_records: int = 65536
+    max_kept_segments: int = 1 << 20  # 56 MiB
     sweep_s: float = SWEEP_S
 
 
@@ -93,6 +101,7 @@ class NodeRecorder:
             health = self.tracer.health()
             for raw in raws:
                 self._dispatch(raw, health)
+            self._route_segments()
             if gone is not None:
                 self._sweep(gone)
             if self._ended:
@@ -114,6 +123,27 @@ class NodeRecorder:
             self.jobs.ended(proc)
             self._ended.add(proc)
 
+    def _route_segments(self) -> None:
+        """Give each job the operations of its processes that the kernel
+        left to user space to bin (their file had no accepted name yet)."""
+        segments, _, over = self.tracer.take_segments()
+        running = list(self.jobs.running.values())
+        for job in running:
+            job.lost_pending += over  # not told apart by job
+        kept = sum(j.pending_count for j in running)
+        procs = segments["key"]["proc"]
+        for proc in np.unique(procs).tolist():
+            job = self.jobs.of(proc)
+            if job is None:
+                continue
+            mine = segments[procs == proc]
+            if kept + len(mine) > self.options.max_kept_segments:
+                job.lost_pending += len(mine)
+                continue
+            kept += len(mine)
+            job.pending.append(mine)
+            job.pending_count += len(mine)
+
     def _gone(self) -> set[int]:
         """The live processes that have left /proc."""
         gone = set()
@@ -133,12 +163,13 @@ class NodeRecorder:
             self.jobs.ended(proc)
             self._ended.add(proc)
         keys, _ = self.tracer.records()
-        known = {p for p in np.unique(keys["proc"]).tolist() if self.jobs.of(p) is not None}
-        unknown = set(np.unique(keys["proc"]).tolist()) - known
+        seen = set(np.unique(keys["proc"]).tolist()) | self.tracer.heatmap_procs()
+        unknown = {p for p in seen if self.jobs.of(p) is None}
         orphans = unknown & self._suspects
         self._suspects = unknown - orphans
         if orphans:
             keys, _ = self.tracer.take_records(np.array(sorted(orphans), dtype=np.uint32))
+            self.tracer.own_heatmaps(sorted(orphans), take=True)
             self.stats.orphan_records += len(keys)
 
     def _take(self, procs: set[int]) -> None:
@@ -161,6 +192,13 @@ class NodeRecorder:
             job.kept_keys.append(keys[mine])
             job.kept_values.append(values[mine])
             job.kept_count += n
+        for proc, heatmap in self.tracer.own_heatmaps(sorted(procs), take=True).items():
+            job = self.jobs.of(proc)
+            if job is None:
+                continue
+            job.heatmap_origins[proc] = heatmap.origin
+            if heatmap.rows is not None:
+                job.heatmap_bins[proc] = compact_rows(heatmap.rows)
 
     def job_records(self, job: NodeJob) -> tuple[np.ndarray, np.ndarray]:
         """Everything the job has counted so far: taken records and the live
@@ -172,6 +210,21 @@ class NodeRecorder:
         mine = np.isin(keys["proc"], np.array(sorted(job.live), dtype=np.uint32))
         return np.concatenate([kept_keys, keys[mine]]), np.concatenate([kept_values, values[mine]])
 
+    def job_timelines(self, job: NodeJob) -> KernelTimelines:
+        """The job's heatmaps so far: taken ones and those of its running
+        processes (copied from the kernel), with the operations left to
+        user space to bin."""
+        live = self.tracer.own_heatmaps(sorted(job.live), take=False)
+        origins = {**job.heatmap_origins, **{p: h.origin for p, h in live.items()}}
+        rows = {p: expand_rows(*bins) for p, bins in job.heatmap_bins.items()}
+        rows.update((p, h.rows) for p, h in live.items() if h.rows is not None)
+        pending = (np.concatenate(job.pending) if job.pending
+                   else np.zeros(0, dtype=L.io_segment))
+        for proc in np.unique(pending["key"]["proc"]).tolist():
+            if proc in origins and proc not in rows:  # all its bytes are pending
+                rows[proc] = np.zeros(L.HEATMAP_APIS, dtype=L.heatmap_row)
+        return KernelTimelines(pending, 0, job.lost_pending, rows, origins)
+
     def _write(self, job: NodeJob, partial: str | None) -> None:
         keys, values = self.job_records(job)
         rec = job.recording
@@ -182,7 +235,7 @@ class NodeRecorder:
         finally:
             rec.namespaces.close()
         facts = JobFacts(job.uid, job.jobid, [job.exe or UNKNOWN_EXE], mounts)
-        log = build_log(rec, keys, values, health, facts)
+        log = build_log(rec, keys, values, health, facts, timelines=self.job_timelines(job))
         if job.lost_records:
             log.job.metadata["lost_retired_records"] = str(job.lost_records)
             mark_partial(log, "the daemon's bound on kept records was reached")
@@ -206,6 +259,7 @@ class NodeRecorder:
         with self.lock:
             for raw in self.tracer.poll(0):
                 self._dispatch(raw, self.tracer.health())
+            self._route_segments()
             if self._ended:
                 self._take(self._ended)
             for job in list(self.jobs.running.values()):
