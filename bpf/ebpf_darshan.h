@@ -100,6 +100,14 @@ enum io_type {
  * its I/O go into the kernel's heatmap (see posix_timeline). */
 #define RECORD_NAMED 2
 
+/* A file system gives a freed inode number to the next file it makes (ext4
+ * does, at once), so a process that deletes a file and creates another may
+ * meet its old record's key again.  The inode's generation tells them
+ * apart: the old record is then moved to a key of its own, with this dev
+ * (below the library layers' 0xfffffffa..) and a serial for ino, and an
+ * EV_RETIRE says so. */
+#define RETIRED_DEV 0xfffffff9U
+
 /* Identifies a traced file in a traced process. */
 struct file_key {
 	__u32 proc;  /* traced-process index, assigned at fork, never reused */
@@ -117,6 +125,8 @@ struct value_slot {
 struct posix_record {
 	__u32 busy;   /* a lock word taken with compare-and-swap; see posix.bpf.c */
 	__u32 flags;
+	__u32 generation;  /* the inode's i_generation; 0 if made by a stat */
+	__u32 retired;     /* moved to a RETIRED_DEV key: thread caches skip it */
 	__s64 counters[POSIX_NUM_COUNTERS];
 	__s64 times[T_NUM_TIMES];
 	/* Darshan's per-record state, needed to derive SEQ, CONSEC, strides,
@@ -171,6 +181,7 @@ enum event_kind {
 	EV_UNLINK = 9,      /* a path was unlinked (no Darshan counter: a job total) */
 	EV_LIB_MAP = 10,    /* a library of interest was mapped executable (held) */
 	EV_FORKED = 11,     /* a new process, in its own context after fork (held) */
+	EV_RETIRE = 12,     /* key's record (a deleted file's) moved to the file_key that follows */
 };
 
 /* Which module sent a name event (struct event.layer). */

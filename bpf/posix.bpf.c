@@ -197,6 +197,7 @@ get_record(struct file_key *key, struct file *f, __s64 blksize, bool *created, b
 	/* Filled in before the slot is published in the index. */
 	r->counters[POSIX_MEM_ALIGNMENT] = mem_alignment;
 	r->counters[POSIX_FILE_ALIGNMENT] = f ? fs_alignment(f) : blksize;
+	r->generation = f ? FILE_READ(f, f_inode, i_generation) : 0;
 	if (bpf_map_update_elem(&record_index, key, &slot, BPF_NOEXIST) == 0) {
 		*created = true;
 		*slotp = slot;
@@ -222,6 +223,46 @@ static __always_inline struct posix_record *find_record(struct file_key *key)
 	__u32 *slot = bpf_map_lookup_elem(&record_index, key);
 
 	return slot ? slot_record(*slot) : 0;
+}
+
+/* Serials of RETIRED_DEV keys. */
+__u64 retired_serial = 0;
+
+/* Whether r, found under f's key, is the record of another file: a deleted
+ * one whose inode number f's file system has given again.  Then r moves to
+ * a RETIRED_DEV key and the caller makes a new record.  Of two threads
+ * opening the new file at once, one moves it.  A stat-made record has no
+ * generation yet and takes f's. */
+static __always_inline bool retire_if_reused(struct posix_record *r, __u32 slot,
+					     struct file_key *key, struct file *f, __u64 t)
+{
+	__u32 generation = FILE_READ(f, f_inode, i_generation);
+	struct file_key moved = { .proc = key->proc, .dev = RETIRED_DEV };
+	struct event *e;
+
+	if (r->generation == generation)
+		return false;
+	if (!r->generation) {
+		r->generation = generation;
+		return false;
+	}
+	if (__sync_val_compare_and_swap(&r->retired, 0, 1) != 0)
+		return false;
+	moved.ino = __sync_fetch_and_add(&retired_serial, 1) + 1;
+	if (bpf_map_update_elem(&record_index, &moved, &slot, BPF_NOEXIST)) {
+		/* index full: the two files share the record, and that is said */
+		r->retired = 0;
+		health_inc(H_RECORDS_DROPPED);
+		return false;
+	}
+	bpf_map_delete_elem(&record_index, key);
+	e = scratch_event();
+	if (e) {
+		fill_event(e, EV_RETIRE, key, t, t);
+		*(struct file_key *)(e + 1) = moved;
+		emit_event(e, sizeof(*e) + sizeof(moved));
+	}
+	return true;
 }
 
 struct lock_wait {
@@ -271,8 +312,9 @@ fd_record(struct task_state *st, long fd, struct file **filep)
 
 	if (!f || !file_key_of(f, st->proc, &key))
 		return 0;
-	if (key.ino == st->last_ino && key.dev == st->last_dev) {
-		r = slot_record(st->last_slot);
+	if (key.ino == st->last_ino && key.dev == st->last_dev &&
+	    (r = slot_record(st->last_slot)) && !r->retired) {
+		/* the file this thread used last */
 	} else {
 		r = get_record(&key, f, 0, &created, &dropped, &slot);
 		if (created)
@@ -594,6 +636,8 @@ static __always_inline void on_open(struct pt_regs *regs, long nr, struct task_s
 	}
 	}
 	r = get_record(&key, f, 0, &created, &dropped, &slot);
+	if (r && !created && retire_if_reused(r, slot, &key, f, t1))
+		r = get_record(&key, f, 0, &created, &dropped, &slot);
 	if (created || dropped)
 		send_path(EV_OPEN, &key, t1, t2, upath, dirfd, dropped);
 	if (!r)

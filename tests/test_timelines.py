@@ -13,7 +13,8 @@ import darshan
 import numpy as np
 import pytest
 
-from conftest import ebpf_darshan, heatmap_bytes, module_bytes, mpirun, posix, record
+from conftest import assert_counters, ebpf_darshan, heatmap_bytes, module_bytes, mpirun, \
+    posix, record
 from ebpf_darshan import bpf_layout as L
 from ebpf_darshan.heatmap import darshan_heatmaps, job_heatmaps, row_bin, spread
 from ebpf_darshan.launch import HeldCommand
@@ -65,6 +66,26 @@ def test_dxt_records_follow_ranks(bins: Path, tmp_path: Path) -> None:
     traces = dxt(log)
     assert segments(traces[(0, str(out))]["write_segments"]) == [(0, 10), (50, 10)]
     assert segments(traces[(1, str(out))]["write_segments"]) == [(10, 20), (30, 20)]
+
+
+def test_a_reused_inode_number_is_a_new_record(bins: Path, tmp_path: Path) -> None:
+    """file1 and file2 are deleted and the next file gets their inode
+    number (ext4 gives it at once): three records, each with its own
+    counters, name and trace segments, and the heatmap has all 140 bytes."""
+    log = tmp_path / "reuse.darshan"
+    done = record(log, [str(bins / "inode_reuse"), str(tmp_path)], "--dxt",
+                  stdout=subprocess.PIPE)
+    assert len(set(done.stdout.split())) == 1  # one inode number for all three
+    records = posix(log)
+    traces = dxt(log)
+    for i in (1, 2, 3):
+        name = str(tmp_path / f"file{i}")
+        assert_counters(records[(0, name)], {"POSIX_OPENS": 1, "POSIX_WRITES": i,
+                                             "POSIX_BYTES_WRITTEN": 10 * i * i})
+        assert segments(traces[(0, name)]["write_segments"]) == [
+            (10 * i * w, 10 * i) for w in range(i)]
+    assert len(records) == len(traces) == 3
+    assert heatmap_bytes(log) == {0: (0, 140)}
 
 
 def test_without_dxt_there_is_no_trace(bins: Path, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ RECORD_EXCLUDED = 1
 ENV_COPY_MAX = 16384
 NO_PARENT = 0xFFFFFFFF
 RECORD_NAMED = 2
+RETIRED_DEV = 0xFFFFFFF9
 
 # enum posix_time: eight timestamps (T_OPEN_START..T_CLOSE_END), then
 # durations (T_READ_TIME..T_MAX_WRITE_TIME)
@@ -22,7 +23,7 @@ DURATIONS = slice(8, 13)
 
 # enum event_kind
 EV_OPEN, EV_STAT, EV_FILE, EV_RENAME_SRC, EV_RENAME_DST, EV_FORK, EV_EXEC, EV_EXIT, \
-    EV_UNLINK, EV_LIB_MAP, EV_FORKED = range(1, 12)
+    EV_UNLINK, EV_LIB_MAP, EV_FORKED, EV_RETIRE = range(1, 13)
 
 # enum layer_id
 LAYER_POSIX, LAYER_STDIO, LAYER_MPIIO, LAYER_HDF5 = range(4)
@@ -65,6 +66,8 @@ value_slot = np.dtype([("value", "<i8"), ("count", "<i8")])
 posix_record = np.dtype([
     ("busy", "<u4"),
     ("flags", "<u4"),
+    ("generation", "<u4"),
+    ("retired", "<u4"),
     ("counters", "<i8", (POSIX_NUM_COUNTERS,)),
     ("times", "<i8", (T_NUM_TIMES,)),
     ("last_byte_read", "<i8"),

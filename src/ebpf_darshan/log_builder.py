@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -179,5 +179,6 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
         partial |= POSIX_PARTIAL_BIT
     log = Log(job=job, names=name_table, records=modules, partial_flag=partial)
     if timelines is not None:
+        timelines = replace(timelines, segments=rec.retired_segments(timelines.segments))
         add_timelines(log, timelines, owners, ranks.rank_of, rec.start_ktime, health)
     return log

@@ -33,6 +33,14 @@ class Process:
 
 
 @dataclass
+class Retirement:
+    """A deleted file's record, moved off the key a new file took (EV_RETIRE)."""
+    old: tuple[int, int, int]  # (proc, dev, ino), now the new file's
+    new: tuple[int, int, int]  # the old file's record from now on
+    at_ns: int                 # when the new file was opened
+
+
+@dataclass
 class Rename:
     proc: int
     old: str
@@ -85,6 +93,7 @@ class Recording:
     watchers: list[ProcessWatcher] = field(default_factory=list)
     # names of records of the library layers, by layer id, keyed like names
     layer_names: dict[int, dict[tuple[int, int, int], str]] = field(default_factory=dict)
+    retirements: list[Retirement] = field(default_factory=list)
     _pending_src: dict[int, tuple[int, str]] = field(default_factory=dict)
 
     def handle(self, raw: bytes, tracer: Tracer) -> None:
@@ -134,6 +143,8 @@ class Recording:
                 tracer.exclude(key)
             else:
                 tracer.accept(key)
+        elif kind == L.EV_RETIRE:
+            self._retire(ev, raw, tracer)
         elif kind == L.EV_UNLINK:
             if not self.path_filter.excluded(printable(record_name(path, walk))):
                 self.unlinks += 1
@@ -160,6 +171,40 @@ class Recording:
             if proc in self.procs:
                 self.procs[proc].ended_ns = int(ev["end_ns"])
         self._notify(kind, proc, int(ev["pid"]), bool(ev["held"]))
+
+    def _retire(self, ev: np.void, raw: bytes, tracer: Tracer) -> None:
+        """The old file's name goes with its record to the new key, and so
+        does user space's verdict on it (set on the old key, whose index
+        entry the new file's record may have taken meanwhile)."""
+        moved = np.frombuffer(raw[EVENT_HEADER:EVENT_HEADER + L.file_key.itemsize],
+                              dtype=L.file_key)[0]
+        old = tuple(int(ev["key"][f]) for f in ("proc", "dev", "ino"))
+        new = tuple(int(moved[f]) for f in ("proc", "dev", "ino"))
+        self.retirements.append(Retirement(old, new, int(ev["start_ns"])))
+        name = self.names.pop(old, None)
+        if name is None:
+            return
+        self.names[new] = name
+        if self.path_filter.excluded(name):
+            tracer.exclude(moved)
+        else:
+            tracer.accept(moved)
+
+    def retired_segments(self, segments: np.ndarray) -> np.ndarray:
+        """segments with the POSIX operations on deleted files whose key a
+        new file took moved to their records' new keys: those that started
+        before the new file was opened."""
+        if not self.retirements or not len(segments):
+            return segments
+        out = segments.copy()
+        keys = out["key"]
+        posix = out["module"] == L.DARSHAN_POSIX_MOD
+        # a key retired twice: the first retirement takes the operations before it
+        for r in sorted(self.retirements, key=lambda r: r.at_ns):
+            mine = (posix & (keys["proc"] == r.old[0]) & (keys["dev"] == r.old[1])
+                    & (keys["ino"] == r.old[2]) & (out["start_ns"] < r.at_ns))
+            keys["dev"][mine], keys["ino"][mine] = r.new[1], r.new[2]
+        return out
 
     def drain(self, tracer: Tracer, timeout_ms: int) -> None:
         for raw in tracer.poll(timeout_ms):
