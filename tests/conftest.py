@@ -16,7 +16,8 @@ HERE = Path(__file__).resolve().parent
 WORKLOADS = HERE / "workloads"
 MPI_WORKLOADS = WORKLOADS / "mpi"
 # Flags a workload is built with, beyond the defaults.
-EXTRA_FLAGS = {"uring_io": ["-luring"], "fortify_pread": ["-O2", "-D_FORTIFY_SOURCE=2"]}
+FORTIFIED = ["-O2", "-D_FORTIFY_SOURCE=2"]
+EXTRA_FLAGS = {"uring_io": ["-luring"], "fortify_pread": FORTIFIED, "fortify_printf": FORTIFIED}
 
 
 @pytest.fixture(scope="session")

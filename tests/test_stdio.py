@@ -4,6 +4,7 @@ again in POSIX; probes reach forked and exec'd children before they run."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import darshan
@@ -56,6 +57,24 @@ def test_stdio_calls_exact(bins: Path, tmp_path: Path) -> None:
         "STDIO_MAX_BYTE_WRITTEN": 3})
     assert set(records) == {(0, str(main)), (0, str(fdo)), (0, str(unl)), (0, "<STDOUT>"),
                             (0, "<STDERR>")}
+
+
+def test_fortified_printf_family_is_counted(bins: Path, tmp_path: Path) -> None:
+    """_FORTIFY_SOURCE turns the printf family into __*printf_chk (the test
+    checks the binary calls them), which Darshan's wrappers never see."""
+    out, log = tmp_path / "fortified.txt", tmp_path / "fortified.darshan"
+    binary = str(bins / "fortify_printf")
+    imports = subprocess.run(["nm", "-D", binary], capture_output=True, text=True).stdout
+    assert "__fprintf_chk" in imports and "__printf_chk" in imports
+    done = record(log, [binary, str(out)], stdout=subprocess.PIPE)
+    assert done.stdout == "2\nxyz\n"
+    records = stdio(log)
+    assert_counters(records[(0, str(out))], untouched() | {
+        "STDIO_OPENS": 1, "STDIO_WRITES": 2, "STDIO_BYTES_WRITTEN": 15,
+        "STDIO_MAX_BYTE_WRITTEN": 14})
+    assert_counters(records[(0, "<STDOUT>")], untouched() | {
+        "STDIO_OPENS": 1, "STDIO_WRITES": 2, "STDIO_BYTES_WRITTEN": 6,
+        "STDIO_MAX_BYTE_WRITTEN": 5})
 
 
 def test_stdio_times(bins: Path, tmp_path: Path) -> None:

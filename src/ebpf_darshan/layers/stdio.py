@@ -34,8 +34,8 @@ def _probes(op: int, stream_arg: int, *functions: str) -> tuple[Probe, ...]:
     return tuple(_probe(f, op, stream_arg) for f in functions)
 
 
-# Every function Darshan wraps, the unlocked variants and getline/getdelim
-# it misses, and (SIO_INSIDE) stream functions that make system calls
+# Every function Darshan wraps, the unlocked variants, getline/getdelim and
+# the fortified printf family it misses, and (SIO_INSIDE) stream functions that make system calls
 # Darshan never sees: probed only so POSIX does not count those calls.
 # exit() flushes the streams and never returns: the rest of the process's
 # system calls are stdio's.
@@ -53,6 +53,9 @@ PROBES: tuple[Probe, ...] = (
     + _probes(L.SIO_WRITE_STRING, 2, "fputs", "fputs_unlocked")
     + _probes(L.SIO_WRITE_FORMAT, 1, "fprintf", "vfprintf")
     + _probes(L.SIO_WRITE_FORMAT, 0, "printf", "vprintf")
+    # their _FORTIFY_SOURCE forms (a flag argument before the format)
+    + _probes(L.SIO_WRITE_FORMAT, 1, "__fprintf_chk", "__vfprintf_chk")
+    + _probes(L.SIO_WRITE_FORMAT, 0, "__printf_chk", "__vprintf_chk")
     + _probes(L.SIO_READ_ITEMS, 4, "fread", "fread_unlocked")
     + _probes(L.SIO_READ_CHAR, 1, "fgetc", "getc", "_IO_getc", "getc_unlocked",
               "fgetc_unlocked")
