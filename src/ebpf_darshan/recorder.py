@@ -138,11 +138,7 @@ class Recording:
                 else:
                     self.lost_files.append(name)
                 return
-            self.names.setdefault((proc, int(key["dev"]), int(key["ino"])), name)
-            if excluded:
-                tracer.exclude(key)
-            else:
-                tracer.accept(key)
+            self._name_record(key, name, excluded, tracer)
         elif kind == L.EV_RETIRE:
             self._retire(ev, raw, tracer)
         elif kind == L.EV_UNLINK:
@@ -182,13 +178,17 @@ class Recording:
         new = tuple(int(moved[f]) for f in ("proc", "dev", "ino"))
         self.retirements.append(Retirement(old, new, int(ev["start_ns"])))
         name = self.names.pop(old, None)
-        if name is None:
-            return
-        self.names[new] = name
-        if self.path_filter.excluded(name):
-            tracer.exclude(moved)
+        if name is not None:
+            self._name_record(moved, name, self.path_filter.excluded(name), tracer)
+
+    def _name_record(self, key: np.void, name: str, excluded: bool, tracer: Tracer) -> None:
+        """A POSIX record's name (its first), and the kernel told whether
+        to count it."""
+        self.names.setdefault((int(key["proc"]), int(key["dev"]), int(key["ino"])), name)
+        if excluded:
+            tracer.exclude(key)
         else:
-            tracer.accept(moved)
+            tracer.accept(key)
 
     def retired_segments(self, segments: np.ndarray) -> np.ndarray:
         """segments with the POSIX operations on deleted files whose key a
