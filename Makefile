@@ -2,17 +2,21 @@
 # they need on a fresh Debian/Ubuntu machine (run as root).
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
+APT_PACKAGES := clang clang-19 llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make gcc \
 	libc6-dev python3-venv python3-dev \
 	openmpi-bin libopenmpi-dev mpich libmpich-dev libhdf5-dev liburing-dev
 # One file per package group: if any is missing, the packages are installed.
-APT_PROBES := /usr/bin/clang /usr/sbin/bpftool /usr/include/bpf/libbpf.h /usr/include/gelf.h \
+APT_PROBES := /usr/bin/clang /usr/bin/clang-19 /usr/sbin/bpftool /usr/include/bpf/libbpf.h /usr/include/gelf.h \
 	/usr/bin/mpicc /usr/bin/mpicc.mpich /usr/include/hdf5/serial/hdf5.h /usr/include/liburing.h
 INSTALLED := $(VENV)/.installed
 SOURCES := $(wildcard bpf/*.c bpf/*.h csrc/*.c csrc/*.h csrc/*.py src/ebpf_darshan/*.py \
 	src/ebpf_darshan/*/*.py) setup.py
 
-.PHONY: all setup demo test bench clean
+# Compilers whose objects must load within the verifier budget (make test).
+REPORT_COMPILERS := clang clang-19
+CLANG ?= clang
+
+.PHONY: all setup demo test bench clean verifier-report kernels
 
 all: setup
 
@@ -39,7 +43,14 @@ demo: setup
 	@bash demo/run.sh $(VENV)
 
 test: setup
+	@for c in $(REPORT_COMPILERS); do $(MAKE) --no-print-directory verifier-report CLANG=$$c || exit 1; done
 	$(PY) -m pytest -q tests
+
+# Every program of the objects $(CLANG) builds, loaded on the running kernel:
+# its stack and verified instructions against the budget (docs/kernels.md).
+verifier-report: setup
+	@$(MAKE) --no-print-directory -s -C bpf CLANG=$(CLANG) OUT=$(CURDIR)/build/bpf-$(CLANG)
+	$(PY) -m ebpf_darshan.verifier_report --objects build/bpf-$(CLANG)
 
 bench: setup
 	$(PY) bench/overhead.py

@@ -152,6 +152,8 @@ struct task_state {
 	__u32 proc;
 	__u32 nr;          /* syscall in flight */
 	__u64 start_ns;    /* when it entered */
+	__u64 end_ns;      /* when it left: set by the exit dispatcher for the
+			    * program it hands the call to (see exit_slot) */
 	struct file_key closing;  /* resolved at close entry: the fd is gone at exit */
 	/* The record this thread used last: repeated I/O on one file skips
 	 * the index lookup.  Records never move, so the entry never goes stale. */
@@ -167,6 +169,19 @@ struct task_state {
 	 * above it means that call is over even if its return went unseen
 	 * (a probe attached mid-call, a longjmp). */
 	__u64 stdio_sp;
+};
+
+/* The system call exit is handled by a small dispatcher (posix.bpf.c) that
+ * counts reads and writes itself and hands every other call it watches to
+ * one program per concern, by tail call through the exit_calls program
+ * array.  Each program lives in its own object; user space puts those that
+ * loaded at their slot, and a call whose slot is empty goes uncounted. */
+enum exit_slot {
+	EXIT_OPEN = 0,   /* posix_open.bpf.o: open, creat, close, dup */
+	EXIT_META = 1,   /* posix_meta.bpf.o: seek, sync, stat, rename, unlink, resize */
+	EXIT_COPY = 2,   /* posix_copy.bpf.o: sendfile, copy_file_range, splice */
+	EXIT_MMAP = 3,   /* posix_mmap.bpf.o: mmap */
+	EXIT_SLOTS = 4,
 };
 
 enum event_kind {

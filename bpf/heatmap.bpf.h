@@ -128,10 +128,14 @@ static __always_inline __u64 heatmap_origin(void)
 	return origin ? *origin : 0;
 }
 
+/* Off when a kernel refuses an object with its heatmap code in: user
+ * space then loads it without (and says so in the log). */
+const volatile bool heatmap_enabled = true;
+
 /* Whether read and write bytes are binned at all. */
 static __always_inline bool heatmaps_on(void)
 {
-	return heatmap_own_clocks || heatmap_origin();
+	return heatmap_enabled && (heatmap_own_clocks || heatmap_origin());
 }
 
 /* The row of (proc, api) and the clock it counts from, NULL if there is
@@ -242,15 +246,27 @@ static __always_inline __u64 heatmap_bin_end(__u32 b)
 	return ((__u64)(HEATMAP_BINS / 2 + k + 1) << level) * HEATMAP_BIN_NS;
 }
 
+/* Keeps index i below n where the verifier can see it, whatever code the
+ * compiler makes around a plain `if`: clang may test one register and
+ * index with a 32-bit copy of it, whose bound older verifiers (6.1) do not
+ * know, and clang 19 lays the same code out so that 6.18's does not
+ * either.  Here the test and the index are one 64-bit register.  Callers
+ * check i first; this never changes it. */
+#define BOUND_INDEX(i, n) \
+	asm volatile("if %[idx] < %[max] goto +1; %[idx] = 0" : [idx] "+r"(i) : [max] "i"(n))
+
 static __always_inline void heatmap_bin_add(struct heatmap_row *row, __u32 b, bool write,
 					    __u64 bytes)
 {
-	if (b >= HEATMAP_ROW_BINS)
+	__u64 i = b;
+
+	if (i >= HEATMAP_ROW_BINS)
 		return;
+	BOUND_INDEX(i, HEATMAP_ROW_BINS);
 	if (write)
-		__sync_fetch_and_add(&row->bins[b].write, bytes);
+		__sync_fetch_and_add(&row->bins[i].write, bytes);
 	else
-		__sync_fetch_and_add(&row->bins[b].read, bytes);
+		__sync_fetch_and_add(&row->bins[i].read, bytes);
 }
 
 /* An operation that spans bins, spread as Darshan spreads it: in

@@ -162,16 +162,48 @@ static __always_inline struct stdio_record *stream_record(__u32 proc, __u64 stre
 	return std_record(proc, fd, keyp);
 }
 
+/* The fields of a FILE that ftell() needs, read one by one: the whole
+ * struct would take 150 bytes of the programs' stack. */
+struct stream_state {
+	int flags;
+	int fileno;
+	char *read_ptr;
+	char *read_end;
+	char *write_base;
+	char *write_ptr;
+	char *buf_base;
+	long offset;
+};
+
+#define READ_STREAM_FIELD(dst, fp, field) \
+	bpf_probe_read_user(&(dst)->field, sizeof((dst)->field), &(fp)->field)
+
+static __always_inline bool read_stream(__u64 stream, struct stream_state *s)
+{
+	const struct glibc_file *fp = (const struct glibc_file *)stream;
+
+	if (!stream || READ_STREAM_FIELD(s, fp, flags))
+		return false;
+	READ_STREAM_FIELD(s, fp, fileno);
+	READ_STREAM_FIELD(s, fp, read_ptr);
+	READ_STREAM_FIELD(s, fp, read_end);
+	READ_STREAM_FIELD(s, fp, write_base);
+	READ_STREAM_FIELD(s, fp, write_ptr);
+	READ_STREAM_FIELD(s, fp, buf_base);
+	READ_STREAM_FIELD(s, fp, offset);
+	return true;
+}
+
 /* ftell() as glibc computes it: the cached file offset (or the kernel's
  * position when glibc has none) moved by what sits in the buffer. */
 static __always_inline __s64 stream_pos(__u64 stream)
 {
-	struct glibc_file fp = {};
+	struct stream_state fp = {};
 	struct file *f;
 	bool unflushed;
 	__s64 pos, delta = 0;
 
-	if (!stream || bpf_probe_read_user(&fp, sizeof(fp), (void *)stream))
+	if (!read_stream(stream, &fp))
 		return 0;
 	unflushed = fp.write_ptr > fp.write_base;
 	if (fp.buf_base)

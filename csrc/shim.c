@@ -59,10 +59,20 @@ const char *edb_libbpf_log(void)
 	return libbpf_log;
 }
 
+/* Every program is loaded with a log buffer of its own at the verifier's
+ * statistics level: it costs nothing on success, says how close the
+ * program came to the verifier's limits (python -m ebpf_darshan.verifier_report), and on a
+ * rejection holds the verifier's reason without the instruction dump that
+ * libbpf's own retry would produce. */
+#define PROG_LOG_LEN (64 * 1024)
+#define BPF_LOG_STATS 4
+
 struct edb_object {
 	struct bpf_object *obj;
 	struct bpf_link **links;
 	size_t nlinks;
+	char **prog_logs;   /* one per program, in object order */
+	size_t nprogs;
 };
 
 struct edb_object *edb_open(const char *path)
@@ -86,20 +96,21 @@ struct edb_object *edb_open(const char *path)
 	return o;
 }
 
-/* Set a `const volatile` global before load, found by name in .rodata's BTF. */
-int edb_set_const(struct edb_object *o, const char *name, const void *data, size_t size)
+/* Where a `const volatile` global lives in the .rodata image, found by
+ * name in its BTF: *img points at it, *size is its size. */
+static int find_const(struct edb_object *o, const char *name, char **img, size_t *size)
 {
 	struct btf *btf = bpf_object__btf(o->obj);
 	struct bpf_map *map;
 	const struct btf_var_secinfo *vsi;
 	const struct btf_type *sec;
 	size_t sz;
-	char *img;
+	char *base;
 	int id, i;
 
 	id = btf ? btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC) : -ENOENT;
 	if (id < 0)
-		return fail(-ENOENT, "no .rodata for", name);
+		return -ENOENT;
 	sec = btf__type_by_id(btf, id);
 	bpf_object__for_each_map(map, o->obj) {
 		const char *mname = bpf_map__name(map);
@@ -109,20 +120,47 @@ int edb_set_const(struct edb_object *o, const char *name, const void *data, size
 			break;
 	}
 	if (!map)
-		return fail(-ENOENT, "no .rodata map for", name);
-	img = bpf_map__initial_value(map, &sz);
+		return -ENOENT;
+	/* libbpf hands out the image read-only, but before load it is the
+	 * very buffer the map is created from, as skeletons use it. */
+	base = (char *)bpf_map__initial_value(map, &sz);
 	vsi = btf_var_secinfos(sec);
 	for (i = 0; i < btf_vlen(sec); i++, vsi++) {
 		const struct btf_type *var = btf__type_by_id(btf, vsi->type);
 
 		if (strcmp(btf__name_by_offset(btf, var->name_off), name))
 			continue;
-		if (vsi->size != size || vsi->offset + size > sz)
-			return fail(-EINVAL, "size mismatch for", name);
-		memcpy(img + vsi->offset, data, size);
+		if (vsi->offset + vsi->size > sz)
+			return -EINVAL;
+		*img = base + vsi->offset;
+		*size = vsi->size;
 		return 0;
 	}
-	return fail(-ENOENT, "no constant", name);
+	return -ENOENT;
+}
+
+/* Set a `const volatile` global before load. */
+int edb_set_const(struct edb_object *o, const char *name, const void *data, size_t size)
+{
+	char *img;
+	size_t have;
+	int err = find_const(o, name, &img, &have);
+
+	if (err)
+		return fail(err, "no constant", name);
+	if (have != size)
+		return fail(-EINVAL, "size mismatch for", name);
+	memcpy(img, data, size);
+	return 0;
+}
+
+/* Whether the object has that constant: objects share settings by name. */
+int edb_has_const(struct edb_object *o, const char *name)
+{
+	char *img;
+	size_t size;
+
+	return find_const(o, name, &img, &size) == 0;
 }
 
 static struct bpf_map *find_map(struct edb_object *o, const char *name)
@@ -156,11 +194,195 @@ int edb_share_map(struct edb_object *o, const char *name, int fd)
 	return err ? fail(err, "cannot share map", name) : 0;
 }
 
+static struct bpf_program *prog_at(struct edb_object *o, size_t i)
+{
+	struct bpf_program *prog;
+	size_t n = 0;
+
+	bpf_object__for_each_program(prog, o->obj)
+		if (n++ == i)
+			return prog;
+	return NULL;
+}
+
+int edb_prog_count(struct edb_object *o)
+{
+	struct bpf_program *prog;
+	int n = 0;
+
+	bpf_object__for_each_program(prog, o->obj)
+		n++;
+	return n;
+}
+
+const char *edb_prog_name(struct edb_object *o, int i)
+{
+	struct bpf_program *prog = i >= 0 ? prog_at(o, i) : NULL;
+
+	return prog ? bpf_program__name(prog) : NULL;
+}
+
+static int keep_verifier_stats(struct edb_object *o)
+{
+	size_t i;
+
+	o->nprogs = edb_prog_count(o);
+	o->prog_logs = calloc(o->nprogs ? o->nprogs : 1, sizeof(*o->prog_logs));
+	if (!o->prog_logs)
+		return -ENOMEM;
+	for (i = 0; i < o->nprogs; i++) {
+		struct bpf_program *prog = prog_at(o, i);
+
+		o->prog_logs[i] = calloc(1, PROG_LOG_LEN);
+		if (!o->prog_logs[i])
+			return -ENOMEM;
+		bpf_program__set_log_buf(prog, o->prog_logs[i], PROG_LOG_LEN);
+		bpf_program__set_log_level(prog, BPF_LOG_STATS);
+	}
+	return 0;
+}
+
 int edb_load(struct edb_object *o)
 {
-	int err = bpf_object__load(o->obj);
+	int err = keep_verifier_stats(o);
 
+	if (!err)
+		err = bpf_object__load(o->obj);
 	return err ? fail(err, "cannot load BPF object", bpf_object__name(o->obj)) : 0;
+}
+
+/* The verifier's statistics (or its reason for a rejection) of a program,
+ * "" if the verifier never saw it. */
+const char *edb_prog_log(struct edb_object *o, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < o->nprogs; i++)
+		if (!strcmp(bpf_program__name(prog_at(o, i)), name))
+			return o->prog_logs[i];
+	return "";
+}
+
+int edb_prog_fd(struct edb_object *o, const char *name)
+{
+	struct bpf_program *prog = bpf_object__find_program_by_name(o->obj, name);
+
+	if (!prog)
+		return fail(-ENOENT, "no program", name);
+	return bpf_program__fd(prog);
+}
+
+/* Whether a tp_btf program's tracepoint is missing from the running
+ * kernel (each tracepoint has a btf_trace_<name> typedef in its BTF):
+ * such a program is left out rather than failing its whole object. */
+int edb_prog_tracepoint_missing(struct edb_object *o, const char *name)
+{
+	static struct btf *vmlinux;
+	struct bpf_program *prog = bpf_object__find_program_by_name(o->obj, name);
+	const char *sec, *tp;
+	char typedef_name[256];
+
+	if (!prog)
+		return fail(-ENOENT, "no program", name);
+	sec = bpf_program__section_name(prog);
+	if (strncmp(sec, "tp_btf/", 7))
+		return 0;
+	tp = sec + 7;
+	if (!vmlinux) {
+		vmlinux = btf__load_vmlinux_btf();
+		if (libbpf_get_error(vmlinux)) {
+			vmlinux = NULL;
+			return 0;  /* let the load say what is wrong */
+		}
+	}
+	snprintf(typedef_name, sizeof(typedef_name), "btf_trace_%s", tp);
+	return btf__find_by_name_kind(vmlinux, typedef_name, BTF_KIND_TYPEDEF) < 0;
+}
+
+static int subprog_at(const struct bpf_func_info *funcs, __u32 nfuncs, __u32 insn)
+{
+	int found = -1;
+	__u32 i;
+
+	for (i = 0; i < nfuncs; i++)
+		if (funcs[i].insn_off <= insn)
+			found = i;
+	return found;
+}
+
+/* The calls between the functions of a loaded program (the program, its
+ * subprograms, its loop callbacks), read from the kernel's translated code:
+ * pairs (caller, callee) in edges, functions numbered as the verifier
+ * numbers them, the order of its per-function stack depths.  Returns the
+ * number of pairs, or < 0 (the kernel may refuse raw dumps). */
+long edb_prog_calls(struct edb_object *o, const char *name, unsigned int *edges,
+		    size_t max_edges)
+{
+	struct bpf_program *prog = bpf_object__find_program_by_name(o->obj, name);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), nfuncs, ninsns, i;
+	struct bpf_func_info *funcs = NULL;
+	struct bpf_insn *insns = NULL;
+	bool jited;
+	long n = 0;
+	int fd;
+
+	if (!prog || (fd = bpf_program__fd(prog)) < 0)
+		return fail(-ENOENT, "no loaded program", name);
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return fail(-errno, "program info", name);
+	nfuncs = info.nr_func_info;
+	ninsns = info.xlated_prog_len / sizeof(struct bpf_insn);
+	jited = info.jited_prog_len > 0;
+	if (!ninsns || !nfuncs)
+		return fail(-ENODATA, "no translated code for", name);
+	funcs = calloc(nfuncs, sizeof(*funcs));
+	insns = calloc(ninsns, sizeof(*insns));
+	if (!funcs || !insns) {
+		n = fail(-ENOMEM, "program info", name);
+		goto out;
+	}
+	memset(&info, 0, sizeof(info));
+	info.nr_func_info = nfuncs;
+	info.func_info_rec_size = sizeof(*funcs);
+	info.func_info = (unsigned long)funcs;
+	info.xlated_prog_len = ninsns * sizeof(*insns);
+	info.xlated_prog_insns = (unsigned long)insns;
+	len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		n = fail(-errno, "program info", name);
+		goto out;
+	}
+	for (i = 0; i < ninsns && (size_t)n < max_edges; i++) {
+		struct bpf_insn *insn = &insns[i];
+		int callee = -1;
+
+		if (insn->code == (BPF_JMP | BPF_CALL) && insn->src_reg == BPF_PSEUDO_CALL)
+			/* once jited, the dump keeps the callee's number in imm */
+			callee = jited ? insn->imm : subprog_at(funcs, nfuncs, i + insn->imm + 1);
+		else if (insn->code == (BPF_LD | BPF_IMM | BPF_DW) &&
+			 insn->src_reg == BPF_PSEUDO_FUNC)
+			callee = subprog_at(funcs, nfuncs, i + insn->imm + 1);
+		if (callee < 0)
+			continue;
+		edges[2 * n] = subprog_at(funcs, nfuncs, i);
+		edges[2 * n + 1] = callee;
+		n++;
+	}
+out:
+	free(funcs);
+	free(insns);
+	return n;
+}
+
+int edb_set_autoattach(struct edb_object *o, const char *name, int on)
+{
+	struct bpf_program *prog = bpf_object__find_program_by_name(o->obj, name);
+
+	if (!prog)
+		return fail(-ENOENT, "no program", name);
+	bpf_program__set_autoattach(prog, on);
+	return 0;
 }
 
 int edb_set_autoload(struct edb_object *o, const char *name, int on)
@@ -186,7 +408,7 @@ int edb_attach(struct edb_object *o)
 	bpf_object__for_each_program(prog, o->obj) {
 		struct bpf_link *link;
 
-		if (!bpf_program__autoload(prog))
+		if (!bpf_program__autoload(prog) || !bpf_program__autoattach(prog))
 			continue;
 		link = bpf_program__attach(prog);
 		err = libbpf_get_error(link);
@@ -212,6 +434,9 @@ void edb_close(struct edb_object *o)
 		bpf_link__destroy(o->links[--o->nlinks]);
 	free(o->links);
 	bpf_object__close(o->obj);
+	while (o->prog_logs && o->nprogs)
+		free(o->prog_logs[--o->nprogs]);
+	free(o->prog_logs);
 	free(o);
 }
 

@@ -10,10 +10,19 @@ const char *edb_libbpf_log(void);
 
 struct edb_object *edb_open(const char *path);
 int edb_set_const(struct edb_object *obj, const char *name, const void *data, size_t size);
+int edb_has_const(struct edb_object *obj, const char *name);
 int edb_resize_map(struct edb_object *obj, const char *map, unsigned int max_entries);
 int edb_share_map(struct edb_object *obj, const char *map, int fd);
 int edb_set_autoload(struct edb_object *obj, const char *prog, int on);
 int edb_load(struct edb_object *obj);
+int edb_prog_count(struct edb_object *obj);
+const char *edb_prog_name(struct edb_object *obj, int i);
+const char *edb_prog_log(struct edb_object *obj, const char *prog);
+int edb_prog_fd(struct edb_object *obj, const char *prog);
+int edb_set_autoattach(struct edb_object *obj, const char *prog, int on);
+int edb_prog_tracepoint_missing(struct edb_object *obj, const char *prog);
+long edb_prog_calls(struct edb_object *obj, const char *prog, unsigned int *edges,
+                    size_t max_edges);
 int edb_attach(struct edb_object *obj);
 int edb_map_fd(struct edb_object *obj, const char *map);
 void edb_close(struct edb_object *obj);

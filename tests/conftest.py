@@ -104,3 +104,32 @@ def assert_counters(record: dict[str, float], expected: dict[str, float]) -> Non
     """Exact values for the counters named; a short diff when they differ."""
     wrong = {k: (record[k], v) for k, v in expected.items() if record[k] != v}
     assert not wrong, f"(got, expected): {wrong}"
+
+
+REPO = HERE.parent
+TEST_BPF = HERE / "bpf"
+
+
+@pytest.fixture(scope="session")
+def test_objects(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/bpf/*.bpf.c compiled as the project's objects are (bpf/Makefile's
+    flags and headers)."""
+    out = tmp_path_factory.mktemp("test-bpf")
+    for src in sorted(TEST_BPF.glob("*.bpf.c")):
+        subprocess.run(["clang", "-g", "-O2", "-target", "bpf", "-mcpu=v3",
+                        "-D__TARGET_ARCH_x86", f"-I{REPO / 'bpf'}", "-c", str(src),
+                        "-o", str(out / src.name.replace(".c", ".o"))], check=True)
+    return out
+
+
+def objects_with(tmp: Path, replaced: dict[str, Path]) -> dict[str, str]:
+    """An environment whose recordings load the package's BPF objects, but
+    these ones in place of the named ones (EBPF_DARSHAN_BPF_DIR)."""
+    import shutil
+
+    from ebpf_darshan.binding import object_path
+
+    tmp.mkdir()
+    for obj in object_path("").glob("*.bpf.o"):
+        shutil.copy(replaced.get(obj.name, obj), tmp / obj.name)
+    return dict(os.environ, EBPF_DARSHAN_BPF_DIR=str(tmp))

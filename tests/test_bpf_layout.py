@@ -11,6 +11,7 @@ import pytest
 
 from ebpf_darshan import bpf_layout as L
 from ebpf_darshan.binding import object_path
+from ebpf_darshan.layers import ALL_LAYERS
 from ebpf_darshan.tracer import Tracer, TracerOptions
 
 STRUCT = re.compile(r"^\[\d+\] STRUCT '(\w+)' size=(\d+) vlen=\d+$")
@@ -36,8 +37,7 @@ def btf_structs(obj: str) -> dict[str, tuple[int, dict[str, int]]]:
     return structs
 
 
-OBJECTS = ("posix.bpf.o", "posix_compat.bpf.o", "lifecycle.bpf.o", "stdio.bpf.o", "mpiio.bpf.o",
-           "hdf5.bpf.o")
+OBJECTS = tuple(sorted(path.name for path in object_path("").glob("*.bpf.o")))
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +66,18 @@ def test_dtype_matches_btf(object_structs: dict, name: str, dtype: np.dtype) -> 
         assert {field: dtype.fields[field][1] for field in members} == members
 
 
-def test_this_kernel_takes_the_fast_object_with_every_program() -> None:
+def test_every_object_is_checked() -> None:
+    assert {"lifecycle.bpf.o", "posix.bpf.o", "posix_compat.bpf.o", "posix_uring.bpf.o",
+            "stdio.bpf.o", "mpiio.bpf.o", "hdf5.bpf.o"} <= set(OBJECTS)
+
+
+def test_this_kernel_takes_the_fast_objects_with_every_program() -> None:
     """The fallbacks exist for other kernels; here a fallback means a
     program the verifier started refusing."""
-    tracer = Tracer(TracerOptions())
+    tracer = Tracer(TracerOptions(dxt=True, layers=[layer() for layer in ALL_LAYERS]))
     try:
-        assert tracer.variant == "posix.bpf.o"
-        assert tracer.optional_programs
+        assert tracer.off == []
+        assert not [name for name in tracer.loaded if "_compat" in name]
+        assert len(tracer.layers) == len(ALL_LAYERS)
     finally:
         tracer.close()

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import mmap
 import os
+import re
+import tempfile
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from . import verifier_log
 from ._shim import ffi, lib
 
 # Map update flags from <linux/bpf.h>.
@@ -28,7 +31,31 @@ class BpfError(RuntimeError):
     def __init__(self, message: str, errno: int = 0):
         super().__init__(message)
         self.errno = errno
-        self.log = ffi.string(lib.edb_libbpf_log()).decode(errors="replace")
+        self.log = _libbpf_log()
+
+
+class VerifierRejection(BpfError):
+    """The kernel's verifier refused a program of an object."""
+
+    def __init__(self, message: str, errno: int, program: str, reason: str):
+        super().__init__(message, errno)
+        self.program = program
+        self.reason = reason
+
+
+def _libbpf_log() -> str:
+    return ffi.string(lib.edb_libbpf_log()).decode(errors="replace")
+
+
+def _text(c_string) -> str:
+    return ffi.string(c_string).decode(errors="replace") if c_string != ffi.NULL else ""
+
+
+# Calls between a program's functions read back at most (a program has a
+# handful of subprograms; each call site is one pair).
+MAX_CALL_EDGES = 4096
+# libbpf's line for a program it could not load.
+FAILED_PROGRAM = re.compile(r"prog '([^']+)': (?:failed to load|BPF program load failed)")
 
 
 def _check(rc: int) -> int:
@@ -37,22 +64,65 @@ def _check(rc: int) -> int:
     return rc
 
 
+# Where the BPF objects are loaded from instead of the package's own copy:
+# objects built by another compiler, or test objects put in place of ours.
+OBJECTS_DIR_VARIABLE = "EBPF_DARSHAN_BPF_DIR"
+
+
 def object_path(name: str) -> Path:
-    """Path of a BPF object shipped inside the package."""
+    """Path of a BPF object shipped inside the package (or in
+    $EBPF_DARSHAN_BPF_DIR)."""
+    elsewhere = os.environ.get(OBJECTS_DIR_VARIABLE)
+    if elsewhere:
+        return Path(elsewhere) / name
     return Path(str(resources.files("ebpf_darshan") / "bpf" / name))
 
 
 class BpfObject:
     """One CO-RE BPF object: open, configure, load, attach."""
 
-    def __init__(self, name: str):
-        path = object_path(name)
+    def __init__(self, name: str, path: Path | None = None):
+        path = path or object_path(name)
         if not path.exists():
             raise BpfError(f"BPF object {name} is missing from the installation")
         self._obj = lib.edb_open(str(path).encode())
         if self._obj == ffi.NULL:
             _check(-1)
         self.name = name
+
+    def programs(self) -> list[str]:
+        return [_text(lib.edb_prog_name(self._obj, i))
+                for i in range(lib.edb_prog_count(self._obj))]
+
+    def has_const(self, name: str) -> bool:
+        return bool(lib.edb_has_const(self._obj, name.encode()))
+
+    def tracepoint_missing(self, prog_name: str) -> bool:
+        """A tp_btf program whose tracepoint this kernel does not have."""
+        return bool(_check(lib.edb_prog_tracepoint_missing(self._obj, prog_name.encode())))
+
+    def set_autoattach(self, prog_name: str, on: bool) -> None:
+        """Loaded but not attached (a tail call's target), before load."""
+        _check(lib.edb_set_autoattach(self._obj, prog_name.encode(), int(on)))
+
+    def verifier_stats(self, prog_name: str) -> verifier_log.VerifierStats:
+        """What the verifier said of a program at the last load."""
+        return verifier_log.parse(_text(lib.edb_prog_log(self._obj, prog_name.encode())))
+
+    def combined_stack(self, prog_name: str) -> int | None:
+        """The deepest call chain's stack of a loaded program, as the
+        verifier adds it up; the sum of its frames where the kernel shows
+        no translated code."""
+        stats = self.verifier_stats(prog_name)
+        edges = ffi.new("unsigned int[]", 2 * MAX_CALL_EDGES)
+        n = lib.edb_prog_calls(self._obj, prog_name.encode(), edges, MAX_CALL_EDGES)
+        if n < 0:
+            return stats.stack
+        calls = [(int(edges[2 * i]), int(edges[2 * i + 1])) for i in range(n)]
+        return verifier_log.combined_stack(stats.frames, calls)
+
+    def prog_fd(self, prog_name: str) -> int:
+        return _check(lib.edb_prog_fd(self._obj, prog_name.encode()))
 
     def set_const(self, name: str, value: np.generic) -> None:
         data = np.asarray(value).tobytes()
@@ -70,7 +140,27 @@ class BpfObject:
         _check(lib.edb_set_autoload(self._obj, prog_name.encode(), int(on)))
 
     def load(self) -> None:
-        _check(lib.edb_load(self._obj))
+        rc = lib.edb_load(self._obj)
+        if rc < 0:
+            raise self._load_error(-rc)
+
+    def _load_error(self, errno: int) -> BpfError:
+        """One line for a failed load: the program the verifier refused and
+        its reason (the whole log goes to a file), or what libbpf said."""
+        log = _libbpf_log()
+        failed = FAILED_PROGRAM.findall(log)
+        stats = self.verifier_stats(failed[-1]) if failed else None
+        if stats is None or stats.reason is None:
+            warnings = [line.removeprefix("libbpf: ") for line in log.splitlines()
+                        if line.strip()]
+            detail = warnings[-1] if warnings else _text(lib.edb_last_error())
+            return BpfError(f"{self.name}: cannot load: {detail}", errno)
+        program = failed[-1]
+        path = _save_log(self.name, program,
+                         _text(lib.edb_prog_log(self._obj, program.encode())) + "\n" + log)
+        return VerifierRejection(f"{self.name}: the kernel's verifier rejected program "
+                                 f"{program}: {stats.reason} (full log: {path})",
+                                 errno, program, stats.reason)
 
     def attach(self) -> None:
         _check(lib.edb_attach(self._obj))
@@ -110,6 +200,15 @@ class UprobeLink:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def _save_log(obj: str, program: str, text: str) -> str:
+    """Keep a verifier log in a file of its own (never a predictable name:
+    this runs as root in a shared /tmp)."""
+    fd, path = tempfile.mkstemp(prefix=f"ebpf-darshan-{obj}-{program}-", suffix=".log")
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    return path
 
 
 def function_offsets(path: str, names: list[str]) -> dict[str, int]:

@@ -25,6 +25,10 @@ DURATIONS = slice(8, 13)
 EV_OPEN, EV_STAT, EV_FILE, EV_RENAME_SRC, EV_RENAME_DST, EV_FORK, EV_EXEC, EV_EXIT, \
     EV_UNLINK, EV_LIB_MAP, EV_FORKED, EV_RETIRE = range(1, 13)
 
+# enum exit_slot: where the exit dispatcher hands a call over
+EXIT_OPEN, EXIT_META, EXIT_COPY, EXIT_MMAP = range(4)
+EXIT_SLOTS = 4
+
 # enum layer_id
 LAYER_POSIX, LAYER_STDIO, LAYER_MPIIO, LAYER_HDF5 = range(4)
 
@@ -86,6 +90,7 @@ task_state = np.dtype([
     ("proc", "<u4"),
     ("nr", "<u4"),
     ("start_ns", "<u8"),
+    ("end_ns", "<u8"),
     ("closing", file_key),
     ("last_dev", "<u4"),
     ("last_slot", "<u4"),

@@ -10,24 +10,44 @@ import sys
 from dataclasses import dataclass
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+# Python ignores these for itself; a command must start with them at their
+# defaults (`yes | head` relies on SIGPIPE), as a shell would start it.
+PYTHON_IGNORED = (signal.SIGPIPE, signal.SIGXFSZ)
 EXIT_NOT_FOUND = 127
 EXIT_NOT_EXECUTABLE = 126
+
+
+def _exec(argv: list[str]) -> int:
+    """Become the command; if that fails, say why and return the shell's
+    status for it."""
+    try:
+        for sig in FORWARDED + PYTHON_IGNORED:
+            signal.signal(sig, signal.SIG_DFL)
+        os.execvp(argv[0], argv)
+    except OSError as e:
+        os.write(2, f"ebpf-darshan: {argv[0]}: {e.strerror}\n".encode())
+        return EXIT_NOT_FOUND if e.errno == errno.ENOENT else EXIT_NOT_EXECUTABLE
+    return EXIT_NOT_EXECUTABLE
 
 
 def _child(argv: list[str], gate: int) -> None:
     """In the forked child: wait for the go, then become the command."""
     try:
         go = os.read(gate, 1)
-        if not go:  # the recorder gave up before releasing us
-            os._exit(1)
-        for sig in FORWARDED:
-            signal.signal(sig, signal.SIG_DFL)
-        os.execvp(argv[0], argv)
-    except OSError as e:
-        code = EXIT_NOT_FOUND if e.errno == errno.ENOENT else EXIT_NOT_EXECUTABLE
-        os.write(2, f"ebpf-darshan: {argv[0]}: {e.strerror}\n".encode())
-        os._exit(code)
-    os._exit(EXIT_NOT_EXECUTABLE)
+    except OSError:
+        go = b""
+    if not go:  # the recorder gave up before releasing us
+        os._exit(1)
+    os._exit(_exec(argv))
+
+
+def run_untraced(argv: list[str]) -> int:
+    """Run the command with nothing recorded, as this very process: its
+    exit status and the signals it gets are then the tool's.  Returns only
+    if it cannot start."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return _exec(argv)
 
 
 def _signal_came_from_terminal() -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,16 +14,37 @@ from . import bpf_layout as L
 from .binding import BPF_ANY, BPF_NOEXIST, BpfError, BpfObject, EventStream, \
     MappedArray, map_delete, map_dump, map_lookup, map_update, queue_push, task_key
 from .layers.base import LayerResult, LibraryLayer
+from .object_loader import Features, Loaded, load_object, set_consts
 
 SHARED_MAPS = ("task_states", "events", "health", "heatmaps", "job_clock", "segments",
                "named_records", "proc_heatmaps", "free_heatmap_rows")
-# Direct struct file reads need Linux 6.2 (bpf_rdonly_cast); older kernels
-# get the same program built with probe reads.
-POSIX_VARIANTS = ("posix.bpf.o", "posix_compat.bpf.o")
-# Programs on tracepoints that some kernels lack or lay out differently:
-# io_uring requests and bytes through file mappings.
-OPTIONAL_PROGRAMS = ("io_uring_submit", "io_uring_done", "mmap_fault", "mmap_fault_around",
-                     "mmap_dirty")
+# The POSIX module: posix.bpf.o holds the system call hooks (it counts reads
+# and writes itself) and the record maps; each other object counts one
+# concern, most of them handed over by the exit hook through a tail call
+# (enum exit_slot).  Any of these may be refused by a kernel without the
+# others going.
+POSIX_MAPS = ("records", "record_index", "extras", "record_serials", "free_slots")
+
+
+@dataclass(frozen=True)
+class PosixPart:
+    stem: str
+    counts: str                          # what goes uncounted without it
+    exit_slot: tuple[int, str] | None    # its exit_calls slot and program
+    # programs of which any one will do: one tracepoint's names in
+    # different kernels
+    alternatives: tuple[str, ...] = ()
+
+
+POSIX_PARTS = (
+    PosixPart("posix_open", "opens, closes and dups", (L.EXIT_OPEN, "exit_open")),
+    PosixPart("posix_meta", "seeks, syncs, stats, renames, unlinks",
+              (L.EXIT_META, "exit_meta")),
+    PosixPart("posix_copy", "sendfile, copy_file_range, splice", (L.EXIT_COPY, "exit_copy")),
+    PosixPart("posix_mmap", "mmaps and bytes through file mappings", (L.EXIT_MMAP, "exit_mmap")),
+    PosixPart("posix_uring", "io_uring requests", None,
+              alternatives=("io_uring_submit", "io_uring_submit_old")),
+)
 DEFAULT_MAX_RECORDS = 16384
 DEFAULT_EVENT_BUFFER_MB = 4
 # DXT: 1 Mi segments of 56 bytes (56 MiB) at most, about 20 times what
@@ -95,34 +117,49 @@ def _array_values(fd: int, n: int) -> np.ndarray:
     return out
 
 
+@dataclass(frozen=True)
+class PartOff:
+    """A part of the recording this kernel refused, and why."""
+    key: str     # short name, for the log's metadata
+    what: str    # what goes uncounted
+    reason: str
+
+    def line(self) -> str:
+        return f"{self.what} not recorded: {self.reason}"
+
+
+# A reason kept in the log is cut here: the job region holds every
+# metadata line in at most 4 KiB.
+OFF_REASON_MAX = 160
+
+
+def off_metadata(off: list[PartOff]) -> dict[str, str]:
+    """The log's metadata lines for the parts that were not recorded."""
+    return {f"off_{part.key}": part.line()[:OFF_REASON_MAX] for part in off}
+
+
 class Tracer:
-    """Loaded, attached BPF programs and the maps they fill."""
+    """Loaded, attached BPF programs and the maps they fill.
+
+    lifecycle.bpf.o and posix.bpf.o must load (BpfError otherwise); every
+    other part that a kernel refuses is left out and listed in `off`."""
 
     def __init__(self, options: TracerOptions):
         self.options = options
         self._objects: list[BpfObject] = []
         self._events: EventStream | None = None
         self._records: MappedArray | None = None
-        self.variant = ""  # which POSIX_VARIANTS object the kernel took
-        self.optional_programs = False  # io_uring and mmap bytes counted
         self.layers: list[tuple[LibraryLayer, BpfObject]] = []
+        self.off: list[PartOff] = []
+        self.loaded: list[str] = []  # the object files the kernel took
         try:
-            lifecycle = self._open("lifecycle.bpf.o")
-            lifecycle.resize_map("events", options.event_buffer_mb * MB)
-            lifecycle.set_const("hold_at_exec", np.bool_(options.hold_at_exec))
-            for name, value in options.lifecycle_consts.items():
-                lifecycle.set_const(name, value)
-            lifecycle.resize_map("segments", (options.dxt_buffer_mb if options.dxt
-                                              else PENDING_BUFFER_MB) * MB)
-            lifecycle.resize_map("heatmaps", options.heatmap_procs * L.HEATMAP_APIS)
-            lifecycle.resize_map("free_heatmap_rows", options.heatmap_procs)
-            self._set_timeline_consts(lifecycle)
-            lifecycle.load()
-            posix = self._load_posix(lifecycle)
-            self.layers = [(layer, self._load_layer(layer, lifecycle))
-                           for layer in options.layers]
-            self._attachable = [lifecycle, posix]
-            for obj in self._attachable:
+            lifecycle = self._load_lifecycle()
+            posix = self._load("posix", lambda obj: self._configure(obj, lifecycle, None))
+            parts = [self._load_part(part, lifecycle, posix) for part in POSIX_PARTS]
+            self.layers = [(layer, obj) for layer in options.layers
+                           if (obj := self._load_layer(layer, lifecycle)) is not None]
+            self._fill_exit_calls(posix, parts)
+            for obj in [lifecycle, posix, *(loaded for _, loaded in parts if loaded)]:
                 obj.attach()
             self._records = MappedArray(posix.map_fd("records"), L.posix_record,
                                         options.max_records)
@@ -144,6 +181,99 @@ class Tracer:
             self.close()
             raise
 
+    @property
+    def features(self) -> Features:
+        return Features(dxt=self.options.dxt, heatmap=True)
+
+    def _load_lifecycle(self) -> BpfObject:
+        def configure(obj: BpfObject) -> None:
+            obj.resize_map("events", self.options.event_buffer_mb * MB)
+            obj.set_const("hold_at_exec", np.bool_(self.options.hold_at_exec))
+            for name, value in self.options.lifecycle_consts.items():
+                obj.set_const(name, value)
+            obj.resize_map("segments", (self.options.dxt_buffer_mb if self.options.dxt
+                                        else PENDING_BUFFER_MB) * MB)
+            obj.resize_map("heatmaps", self.options.heatmap_procs * L.HEATMAP_APIS)
+            obj.resize_map("free_heatmap_rows", self.options.heatmap_procs)
+            set_consts(obj, self._consts())
+
+        return self._load("lifecycle", configure, variants=("",))
+
+    def _load(self, stem: str, configure: Callable[[BpfObject], None],
+              variants: tuple[str, ...] = ("", "_compat"), alternatives: tuple[str, ...] = ()
+              ) -> BpfObject:
+        """Load an object, noting the features and programs it came without."""
+        loaded = load_object(stem, configure, self.features, variants)
+        self._objects.append(loaded.obj)
+        self.loaded.append(loaded.obj.name)
+        if not set(alternatives) <= set(loaded.programs_off):
+            for program in alternatives:
+                loaded.programs_off.pop(program, None)
+        self._note_fallbacks(stem, loaded)
+        return loaded.obj
+
+    def _note_fallbacks(self, stem: str, loaded: Loaded) -> None:
+        if self.features.dxt and not loaded.features.dxt:
+            self.off.append(PartOff(f"{stem}_dxt", f"DXT traces of {stem}.bpf.o",
+                                    "the kernel refused its DXT code"))
+        if not loaded.features.heatmap:
+            self.off.append(PartOff(f"{stem}_heatmap", f"heatmap bytes of {stem}.bpf.o",
+                                    "the kernel refused its heatmap code"))
+        for program, reason in loaded.programs_off.items():
+            self.off.append(PartOff(f"{stem}_{program}", f"program {program} of {stem}.bpf.o",
+                                    reason))
+
+    def _consts(self) -> dict[str, np.generic | np.ndarray]:
+        """Settings shared by name with every object that has them."""
+        proc_base, kernel_row = self._heatmap_split()
+        prefixes = [layer.hold_prefix for layer in self.options.layers]
+        return {
+            "heatmap_proc_base": np.uint32(proc_base),
+            "heatmap_kernel_row": np.uint32(kernel_row),
+            "heatmap_own_clocks": np.bool_(self.options.own_heatmap_clocks),
+            "mem_alignment": np.int64(self.options.mem_alignment),
+            # Mapping one of the layers' libraries holds the process, and so
+            # does a fork, so that probes are in place before the library runs.
+            "hold_libraries": np.bool_(bool(self.options.layers)),
+            "hold_prefixes": _string_table(prefixes, L.HOLD_PREFIXES, L.HOLD_PREFIX_LEN),
+            "hold_skip_comms": _string_table(list(HOLD_SKIP_COMMS), L.HOLD_SKIP_COMMS,
+                                             L.COMM_LEN),
+        }
+
+    def _configure(self, obj: BpfObject, lifecycle: BpfObject, posix: BpfObject | None) -> None:
+        """Before load: the maps it shares, the sizes of its own, the settings."""
+        for name in SHARED_MAPS:
+            obj.share_map(name, lifecycle)
+        if posix is None:  # posix.bpf.o itself: it owns the record maps
+            for name in ("records", "record_index", "free_slots"):
+                obj.resize_map(name, self.options.max_records)
+        else:
+            for name in POSIX_MAPS:
+                obj.share_map(name, posix)
+        set_consts(obj, self._consts())
+
+    def _load_part(self, part: PosixPart, lifecycle: BpfObject, posix: BpfObject
+                   ) -> tuple[PosixPart, BpfObject | None]:
+        def configure(obj: BpfObject) -> None:
+            self._configure(obj, lifecycle, posix)
+            if part.exit_slot:
+                obj.set_autoattach(part.exit_slot[1], False)  # reached by tail call only
+
+        try:
+            return part, self._load(part.stem, configure, alternatives=part.alternatives)
+        except BpfError as e:
+            self.off.append(PartOff(part.stem, part.counts, str(e)))
+            return part, None
+
+    def _fill_exit_calls(self, posix: BpfObject,
+                         parts: list[tuple[PosixPart, BpfObject | None]]) -> None:
+        fd = posix.map_fd("exit_calls")
+        for part, obj in parts:
+            if obj is not None and part.exit_slot:
+                slot, program = part.exit_slot
+                map_update(fd, np.array([slot], dtype=np.uint32),
+                           np.array([obj.prog_fd(program)], dtype=np.uint32))
+
     def _heatmap_split(self) -> tuple[int, int]:
         """(first kernel-numbered process, its heatmap row): user space's
         processes have rows below that row (see heatmap_row_of())."""
@@ -158,71 +288,25 @@ class Tracer:
         return row if row < self.options.heatmap_procs and (
             proc >= proc_base or row < kernel_row) else None
 
-    def _set_timeline_consts(self, obj: BpfObject) -> None:
-        proc_base, kernel_row = self._heatmap_split()
-        obj.set_const("heatmap_proc_base", np.uint32(proc_base))
-        obj.set_const("heatmap_kernel_row", np.uint32(kernel_row))
-        obj.set_const("dxt_enabled", np.bool_(self.options.dxt))
-        obj.set_const("heatmap_own_clocks", np.bool_(self.options.own_heatmap_clocks))
-
-    def _load_posix(self, lifecycle: BpfObject) -> BpfObject:
-        """The fast variant where the kernel takes it, else the portable one;
-        with the optional programs, else (a tracepoint missing, or a layout
-        CO-RE cannot follow) without them."""
-        attempts = [(v, optional) for v in POSIX_VARIANTS for optional in (True, False)]
-        for variant, optional in attempts:
-            posix = self._open(variant)
-            for name in SHARED_MAPS:
-                posix.share_map(name, lifecycle)
-            posix.resize_map("records", self.options.max_records)
-            posix.resize_map("record_index", self.options.max_records)
-            posix.resize_map("free_slots", self.options.max_records)
-            posix.set_const("mem_alignment", np.int64(self.options.mem_alignment))
-            for prog in OPTIONAL_PROGRAMS:
-                posix.set_autoload(prog, optional)
-            self._set_holds(posix)
-            self._set_timeline_consts(posix)
-            try:
-                posix.load()
-                self.variant = variant
-                self.optional_programs = optional
-                return posix
-            except BpfError:
-                if (variant, optional) == attempts[-1]:
-                    raise
-                self._objects.remove(posix)
-                posix.close()
-        raise AssertionError("unreachable")
-
-    def _set_holds(self, posix: BpfObject) -> None:
-        """Mapping one of the layers' libraries holds the process, and so
-        does a fork, so that probes are in place before the library runs."""
-        prefixes = [layer.hold_prefix for layer in self.options.layers]
-        posix.set_const("hold_libraries", np.bool_(bool(self.options.layers)))
-        posix.set_const("hold_prefixes",
-                        _string_table(prefixes, L.HOLD_PREFIXES, L.HOLD_PREFIX_LEN))
-        posix.set_const("hold_skip_comms",
-                        _string_table(list(HOLD_SKIP_COMMS), L.HOLD_SKIP_COMMS, L.COMM_LEN))
-
-    def _load_layer(self, layer: LibraryLayer, lifecycle: BpfObject) -> BpfObject:
+    def _load_layer(self, layer: LibraryLayer, lifecycle: BpfObject) -> BpfObject | None:
         """A layer's object shares the process maps; its uprobes are attached
-        per process later (library_probes.py)."""
-        obj = self._open(layer.bpf_object)
-        for name in SHARED_MAPS:
-            obj.share_map(name, lifecycle)
-        layer.configure(obj)
-        self._set_timeline_consts(obj)
-        obj.use_uprobe_multi()
-        obj.load()
-        return obj
+        per process later (library_probes.py).  None if the kernel refuses it."""
+        def configure(obj: BpfObject) -> None:
+            for name in SHARED_MAPS:
+                obj.share_map(name, lifecycle)
+            layer.configure(obj)
+            set_consts(obj, self._consts())
+            obj.use_uprobe_multi()
+
+        try:
+            return self._load(layer.bpf_object.removesuffix(".bpf.o"), configure,
+                              variants=("",))
+        except BpfError as e:
+            self.off.append(PartOff(layer.name, f"the {layer.description}", str(e)))
+            return None
 
     def collect_layers(self) -> list[LayerResult]:
         return [layer.collect(obj) for layer, obj in self.layers]
-
-    def _open(self, name: str) -> BpfObject:
-        obj = BpfObject(name)
-        self._objects.append(obj)
-        return obj
 
     def trace_process(self, pid: int, proc: int) -> None:
         """Trace pid (and, from now on, everything it starts) as proc."""

@@ -27,4 +27,5 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     args.command, args.cgroup, args.jobid_env, args.no_shared_reduction = [], None, None, False
+    args.strict = True  # nothing to run without the recording
     return record.run(args)

@@ -16,14 +16,14 @@ from pathlib import Path
 
 from ..darshan import write_log
 from ..job import default_log_name, invoking_user, job_id
-from ..launch import HeldCommand
+from ..launch import HeldCommand, run_untraced
 from ..layers import ALL_LAYERS
 from ..library_probes import LibraryProbes
 from ..log_builder import JobFacts, build_log
 from ..mounts import merge_tables, mount_table
 from ..recorder import POLL_MS, Recording, run as run_recording
 from ..scope import CgroupScope, EnvScope, PidScope, Scope, ScopeError, record_scope
-from ..tracer import Tracer, TracerOptions
+from ..tracer import Tracer, TracerOptions, off_metadata
 from .errors import CliError
 from .tracer_args import add_layer_options, add_timeline_options, add_tracer_options, \
     check_system, path_filter_of, start_tracer, timeline_options, tracer_options
@@ -48,6 +48,9 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
     add_tracer_options(p)
     add_layer_options(p)
     add_timeline_options(p)
+    p.add_argument("--strict", action="store_true",
+                   help="if the kernel refuses the POSIX module, fail before running CMD "
+                   "(default: warn, run CMD unrecorded, exit with its status)")
     p.add_argument("--no-shared-reduction", action="store_true",
                    help="keep every MPI rank's record of a file all ranks opened, instead of "
                    "one rank -1 record")
@@ -133,7 +136,17 @@ def run(args: argparse.Namespace) -> int:
     path_filter = path_filter_of(args)
     check_system("record")
     out_dir = _output_dir(args)
-    tracer = start_tracer(options)
+    try:
+        tracer = start_tracer(options)
+    except CliError as e:
+        # A job must never be lost to its observer: without --strict the
+        # command runs all the same, and only the log is given up.
+        if args.strict or scope is not None:
+            raise
+        print(f"ebpf-darshan: {e}", file=sys.stderr)
+        print("ebpf-darshan: running the command without recording it: no log will be written "
+              "(--strict makes this an error)", file=sys.stderr)
+        return run_untraced(argv)
     probes = LibraryProbes(tracer.layers)
     recording = Recording(path_filter, watchers=[probes])
     try:
@@ -153,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     recording.namespaces.close()
     log = build_log(recording, keys, values, health,
                     JobFacts(uid, jobid, ran.argv, mounts, not args.no_shared_reduction,
-                             ran.metadata), extras,
+                             {**ran.metadata, **off_metadata(tracer.off)}), extras,
                     layer_results, timelines)
     path = Path(args.output) if args.output else out_dir / default_log_name(
         user, ran.argv[0], log.job.jobid, ran.pid, recording.start_epoch_ns)

@@ -107,7 +107,6 @@ def start_tracer(options: TracerOptions) -> Tracer:
         if os.environ.get("EBPF_DARSHAN_DEBUG"):
             print(e.log, file=sys.stderr)
         raise CliError(f"cannot start BPF tracing: {e}")
-    if not tracer.optional_programs:
-        print("ebpf-darshan: this kernel's io_uring or page-cache tracepoints are missing or "
-              "unfamiliar: io_uring requests and mmap bytes are not counted", file=sys.stderr)
+    for part in tracer.off:
+        print(f"ebpf-darshan: warning: {part.line()}", file=sys.stderr)
     return tracer
