@@ -151,8 +151,10 @@ class BpfObject:
         failed = FAILED_PROGRAM.findall(log)
         stats = self.verifier_stats(failed[-1]) if failed else None
         if stats is None or stats.reason is None:
+            # libbpf ends with a line that only names the object; the one
+            # before says what was wrong (a kernel function or type missing)
             warnings = [line.removeprefix("libbpf: ") for line in log.splitlines()
-                        if line.strip()]
+                        if line.strip() and "failed to load object" not in line]
             detail = warnings[-1] if warnings else _text(lib.edb_last_error())
             return BpfError(f"{self.name}: cannot load: {detail}", errno)
         program = failed[-1]

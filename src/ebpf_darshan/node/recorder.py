@@ -34,7 +34,7 @@ from ..log_builder import JobFacts, build_log
 from ..mounts import merge_tables, mount_table
 from ..names import PathFilter
 from ..heatmap import compact_rows, expand_rows
-from ..tracer import KernelTimelines, Tracer
+from ..tracer import KernelTimelines, Tracer, off_metadata
 from .jobs import EVENT_HEADER, JobTable, NodeJob, Origin
 from .logs import job_log_path, mark_partial, obfuscate_log, write_job_log
 
@@ -234,7 +234,8 @@ class NodeRecorder:
             mounts = merge_tables(mount_table(os.getpid()), rec.namespaces.tables())
         finally:
             rec.namespaces.close()
-        facts = JobFacts(job.uid, job.jobid, [job.exe or UNKNOWN_EXE], mounts)
+        facts = JobFacts(job.uid, job.jobid, [job.exe or UNKNOWN_EXE], mounts,
+                         metadata=off_metadata(self.tracer.off))
         log = build_log(rec, keys, values, health, facts, timelines=self.job_timelines(job))
         if job.lost_records:
             log.job.metadata["lost_retired_records"] = str(job.lost_records)

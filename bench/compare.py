@@ -1,0 +1,65 @@
+"""`make bench-compare BASELINE=DIR`: per-call cost of recording with this
+tree against another source tree of ebpf-darshan (built in place:
+`setup.py build_ext --inplace` and its BPF objects in src/ebpf_darshan/bpf),
+the two run in alternation on the same machine in the same run, so that a
+change to the kernel side can be judged by the difference alone.
+
+Prints, for 1-byte writes and 4 KiB preads, ns/call untraced, recorded by
+the baseline, recorded by this tree, and the change."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import overhead
+from overhead import CALLS, HERE, best_of, ns_per_call, recorded
+
+REPO = HERE.parent
+
+
+def with_tree(cmd: list[str], tree: Path) -> list[str]:
+    """cmd run with the package of source tree `tree`."""
+    return ["env", f"PYTHONPATH={tree / 'src'}", *cmd]
+
+
+def best_of_swapped(first: list[str], second: list[str], runs: int) -> tuple[float, float]:
+    """Best ns/call of two commands, run in alternation with their order
+    swapped every round: on these machines whichever runs second after an
+    untraced run is measured slower, by as much as the change itself."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for i in range(runs):
+        order = (0, 1) if i % 2 == 0 else (1, 0)
+        for which in order:
+            times[which].append(ns_per_call((first, second)[which]))
+    return min(times[0]), min(times[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("baseline", type=Path, help="source tree to compare against")
+    parser.add_argument("--runs", type=int, default=overhead.RUNS,
+                        help=f"runs of each, the best kept (default {overhead.RUNS})")
+    args = parser.parse_args()
+    overhead.RUNS = args.runs
+    if not (args.baseline / "src" / "ebpf_darshan").is_dir():
+        sys.exit(f"compare: {args.baseline} is not an ebpf-darshan source tree")
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as d:
+        tmp = Path(d)
+        loop = tmp / "io_loop"
+        subprocess.run(["gcc", "-O2", "-o", str(loop), str(HERE / "io_loop.c")], check=True)
+        print(f"{'call':<10}{'untraced':>12}{'baseline':>12}{'this tree':>12}{'change':>12}"
+              f"   (ns/call, best of {args.runs} x {CALLS} calls, order swapped every run)")
+        for mode in ("write1", "pread4k"):
+            cmd = [str(loop), mode, str(tmp / f"{mode}.dat"), str(CALLS)]
+            (base,) = best_of(cmd)
+            before, after = best_of_swapped(with_tree(recorded(tmp, cmd), args.baseline),
+                                            with_tree(recorded(tmp, cmd), REPO), args.runs)
+            print(f"{mode:<10}{base:>12.1f}{before:>12.1f}{after:>12.1f}{after - before:>+12.1f}")
+
+
+if __name__ == "__main__":
+    main()
