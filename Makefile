@@ -42,9 +42,20 @@ setup: $(INSTALLED)
 demo: setup
 	@bash demo/run.sh $(VENV)
 
+# make test boots one kernel besides the running one (the oldest we claim);
+# make kernels boots them all.
+TEST_KERNEL := 6.1.0-57-amd64
+
 test: setup
 	@for c in $(REPORT_COMPILERS); do $(MAKE) --no-print-directory verifier-report CLANG=$$c || exit 1; done
 	$(PY) -m pytest -q tests
+	python3 kernels/matrix.py --only $(TEST_KERNEL) --out build/kernels-test.md
+
+# Every kernel of kernels/list.txt (or a subset: make kernels KERNELS="6.12 running"),
+# booted in qemu: verifier report and smoke recordings; rewrites docs/kernels.md.
+kernels: setup
+	@$(MAKE) --no-print-directory -s -C bpf CLANG=clang-19 OUT=$(CURDIR)/build/bpf-clang-19
+	python3 kernels/matrix.py --out docs/kernels.md $(if $(KERNELS),--only $(KERNELS))
 
 # Every program of the objects $(CLANG) builds, loaded on the running kernel:
 # its stack and verified instructions against the budget (docs/kernels.md).

@@ -28,7 +28,7 @@ def test_a_rejection_is_one_line_with_the_verifiers_reason(test_objects: Path) -
             obj.load()
     finally:
         obj.close()
-    message = str(refused.value)
+    message = refused.value.describe()
     assert "\n" not in message
     found = re.fullmatch(r"deep_stack\.bpf\.o: the kernel's verifier rejected program too_deep: "
                          r"combined stack size of 2 calls is (\d+)\. Too large "

@@ -33,14 +33,25 @@ class BpfError(RuntimeError):
         self.errno = errno
         self.log = _libbpf_log()
 
+    def describe(self) -> str:
+        """The line to show a user."""
+        return str(self)
+
 
 class VerifierRejection(BpfError):
     """The kernel's verifier refused a program of an object."""
 
-    def __init__(self, message: str, errno: int, program: str, reason: str):
+    def __init__(self, message: str, errno: int, program: str, reason: str, verifier_log: str):
         super().__init__(message, errno)
         self.program = program
         self.reason = reason
+        self.verifier_log = verifier_log
+
+    def describe(self) -> str:
+        """The line to show a user, naming the file that now holds the
+        whole log (written only for a refusal that is shown: the fallbacks
+        tried quietly leave nothing behind)."""
+        return f"{self} (full log: {_save_log(self.program, self.verifier_log)})"
 
 
 def _libbpf_log() -> str:
@@ -158,11 +169,10 @@ class BpfObject:
             detail = warnings[-1] if warnings else _text(lib.edb_last_error())
             return BpfError(f"{self.name}: cannot load: {detail}", errno)
         program = failed[-1]
-        path = _save_log(self.name, program,
-                         _text(lib.edb_prog_log(self._obj, program.encode())) + "\n" + log)
+        verifier_log = _text(lib.edb_prog_log(self._obj, program.encode())) + "\n" + log
         return VerifierRejection(f"{self.name}: the kernel's verifier rejected program "
-                                 f"{program}: {stats.reason} (full log: {path})",
-                                 errno, program, stats.reason)
+                                 f"{program}: {stats.reason}", errno, program, stats.reason,
+                                 f"{self.name}\n{verifier_log}")
 
     def attach(self) -> None:
         _check(lib.edb_attach(self._obj))
@@ -204,10 +214,10 @@ class UprobeLink:
             self._fd = -1
 
 
-def _save_log(obj: str, program: str, text: str) -> str:
+def _save_log(program: str, text: str) -> str:
     """Keep a verifier log in a file of its own (never a predictable name:
     this runs as root in a shared /tmp)."""
-    fd, path = tempfile.mkstemp(prefix=f"ebpf-darshan-{obj}-{program}-", suffix=".log")
+    fd, path = tempfile.mkstemp(prefix=f"ebpf-darshan-verifier-{program}-", suffix=".log")
     with os.fdopen(fd, "w") as out:
         out.write(text)
     return path

@@ -262,7 +262,7 @@ class Tracer:
         try:
             return part, self._load(part.stem, configure, alternatives=part.alternatives)
         except BpfError as e:
-            self.off.append(PartOff(part.stem, part.counts, str(e)))
+            self.off.append(PartOff(part.stem, part.counts, e.describe()))
             return part, None
 
     def _fill_exit_calls(self, posix: BpfObject,
@@ -302,7 +302,7 @@ class Tracer:
             return self._load(layer.bpf_object.removesuffix(".bpf.o"), configure,
                               variants=("",))
         except BpfError as e:
-            self.off.append(PartOff(layer.name, f"the {layer.description}", str(e)))
+            self.off.append(PartOff(layer.name, f"the {layer.description}", e.describe()))
             return None
 
     def collect_layers(self) -> list[LayerResult]:

@@ -106,7 +106,7 @@ def start_tracer(options: TracerOptions) -> Tracer:
     except BpfError as e:
         if os.environ.get("EBPF_DARSHAN_DEBUG"):
             print(e.log, file=sys.stderr)
-        raise CliError(f"cannot start BPF tracing: {e}")
+        raise CliError(f"cannot start BPF tracing: {e.describe()}")
     for part in tracer.off:
         print(f"ebpf-darshan: warning: {part.line()}", file=sys.stderr)
     return tracer
