@@ -9,14 +9,16 @@ APT_PACKAGES := clang clang-19 llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg
 APT_PROBES := /usr/bin/clang /usr/bin/clang-19 /usr/sbin/bpftool /usr/include/bpf/libbpf.h /usr/include/gelf.h \
 	/usr/bin/mpicc /usr/bin/mpicc.mpich /usr/include/hdf5/serial/hdf5.h /usr/include/liburing.h
 INSTALLED := $(VENV)/.installed
-SOURCES := $(wildcard bpf/*.c bpf/*.h csrc/*.c csrc/*.h csrc/*.py src/ebpf_darshan/*.py \
-	src/ebpf_darshan/*/*.py) setup.py
+# The package is installed editable: Python edits are live, and only a
+# change to what is compiled (BPF objects, the shim) or to the package's
+# description reinstalls it.
+SOURCES := $(wildcard bpf/*.c bpf/*.h csrc/*.c csrc/*.h csrc/*.py) setup.py pyproject.toml
 
 # Compilers whose objects must load within the verifier budget (make test).
 REPORT_COMPILERS := clang clang-19
 CLANG ?= clang
 
-.PHONY: all setup demo test bench clean verifier-report kernels
+.PHONY: all setup demo test test-unit bench clean verifier-report kernels
 
 all: setup
 
@@ -34,7 +36,7 @@ $(VENV)/bin/python: .apt-done
 
 $(INSTALLED): $(VENV)/bin/python $(SOURCES) requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
-	$(PY) -m pip install -q .
+	$(PY) -m pip install -q -e .
 	@touch $@
 
 setup: $(INSTALLED)
@@ -56,6 +58,11 @@ test: setup
 kernels: setup
 	@$(MAKE) --no-print-directory -s -C bpf CLANG=clang-19 OUT=$(CURDIR)/build/bpf-clang-19
 	python3 kernels/matrix.py --out docs/kernels.md $(if $(KERNELS),--only $(KERNELS))
+
+# The tests that need no root and no BPF: the core (format, logs, merge,
+# heatmap arithmetic, the import contract), in seconds.
+test-unit: setup
+	$(PY) -m pytest -q -m "not kernel" tests
 
 # Every program of the objects $(CLANG) builds, loaded on the running kernel:
 # its stack and verified instructions against the budget (docs/kernels.md).
