@@ -133,3 +133,25 @@ def objects_with(tmp: Path, replaced: dict[str, Path]) -> dict[str, str]:
     for obj in object_path("").glob("*.bpf.o"):
         shutil.copy(replaced.get(obj.name, obj), tmp / obj.name)
     return dict(os.environ, EBPF_DARSHAN_BPF_DIR=str(tmp))
+
+
+def _kernel_missing() -> str | None:
+    """Why tests marked `kernel` cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "needs root (loads BPF programs)"
+    if not Path("/sys/kernel/btf/vmlinux").exists():
+        return "needs a kernel with BTF (/sys/kernel/btf/vmlinux)"
+    try:
+        import ebpf_darshan._shim  # noqa: F401
+    except ImportError:
+        return "the BPF extension is not built (make setup)"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reason = _kernel_missing()
+    if reason is None:
+        return
+    for item in items:
+        if item.get_closest_marker("kernel"):
+            item.add_marker(pytest.mark.skip(reason=reason))

@@ -3,12 +3,16 @@ through the fd it opened before (named and positioned by the kernel)."""
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 from pathlib import Path
 
 from conftest import assert_counters, posix
 from ebpf_darshan.darshan import read_log
+
+pytestmark = pytest.mark.kernel  # root, BTF and the BPF objects
 
 BLOCK = 4096
 

@@ -3,12 +3,16 @@ back through PyDarshan."""
 
 from __future__ import annotations
 
+import pytest
+
 import os
 from pathlib import Path
 
 import darshan
 
 from conftest import assert_counters, ebpf_darshan, posix, record
+
+pytestmark = pytest.mark.kernel  # root, BTF and the BPF objects
 
 
 def test_copy_file_range_sendfile_splice_and_extras(bins: Path, tmp_path: Path) -> None:

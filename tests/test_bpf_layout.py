@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 
 from ebpf_darshan import bpf_layout as L
+pytest.importorskip("ebpf_darshan._shim", reason="the BPF extension is not built (make setup)")
 from ebpf_darshan.binding import object_path
-from ebpf_darshan.layers import ALL_LAYERS
+from ebpf_darshan.layers.catalog import ALL_LAYERS
 from ebpf_darshan.tracer import Tracer, TracerOptions
+
+pytestmark = pytest.mark.kernel  # root, BTF and the BPF objects
 
 STRUCT = re.compile(r"^\[\d+\] STRUCT '(\w+)' size=(\d+) vlen=\d+$")
 MEMBER = re.compile(r"^\s+'(\w+)' type_id=\d+ bits_offset=(\d+)")

@@ -31,9 +31,12 @@ from ebpf_darshan import bpf_layout as L
 from ebpf_darshan.cli.daemon import POLL_MS
 from ebpf_darshan.darshan import read_log
 from ebpf_darshan.names import PathFilter
+pytest.importorskip("ebpf_darshan._shim", reason="the BPF extension is not built (make setup)")
 from ebpf_darshan.node.logs import obfuscated
 from ebpf_darshan.node.recorder import NodeOptions, NodeRecorder
 from ebpf_darshan.tracer import Tracer, TracerOptions
+
+pytestmark = pytest.mark.kernel  # root, BTF and the BPF objects
 
 USERS = ("edtest1", "edtest2")
 WAIT_S = 30
@@ -332,12 +335,14 @@ def test_top_shows_the_running_job(daemon: Daemon, users: list[User], workdir: P
     job.wait(WAIT_S)
 
 
-@pytest.mark.parametrize("daemon", [("--max-records", "4096")], indirect=True)
+@pytest.mark.parametrize("daemon", [("--max-records", "6144")], indirect=True)
 def test_two_thousand_short_processes(daemon: Daemon, users: list[User], workdir: Path) -> None:
-    """4096 record slots, 2,000 processes with about 5 records each (the
+    """6144 record slots, 2,000 processes with about 5 records each (the
     file, libraries, locale files): only slots given back at each exit make
-    this fit.  (Slots come back after the daemon has seen the exit: 1024
-    were enough on an idle machine, not on one loaded by other tracers.)"""
+    this fit.  (Slots come back after the daemon has seen the exit, so the
+    slots must also cover how far the daemon lags: 4096 lost files in 3 of
+    4 runs on a machine busy with other work, while the 10,000 records
+    still need every slot used about twice.)"""
     (workdir / "many").mkdir()
     (workdir / "many").chmod(0o777)
     job = users[0].run(["sh", "-c", "i=0; while [ $i -lt 2000 ]; do i=$((i+1)); "

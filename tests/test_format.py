@@ -15,13 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# Test this checkout's code, whether or not (and in whatever version) the
-# package is installed.
-_SRC = Path(__file__).resolve().parents[1] / "src"
-if (_SRC / "ebpf_darshan").is_dir() and str(_SRC) not in sys.path:
-    sys.path.insert(0, str(_SRC))
-
-from ebpf_darshan import darshan as D  # noqa: E402
+from ebpf_darshan import darshan as D
 
 M = D.modules
 

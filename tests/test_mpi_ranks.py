@@ -10,6 +10,8 @@ import pytest
 
 from conftest import assert_counters, file_alignment, mpirun, posix, record
 
+pytestmark = pytest.mark.kernel  # root, BTF and the BPF objects
+
 NPROCS = 4
 BLOCK, RANK_SPAN, OWN_BLOCK = 1000, 4000, 100
 

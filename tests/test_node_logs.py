@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from conftest import ebpf_darshan, heatmap_bytes, module_bytes, mpirun, posix, record
-from ebpf_darshan.darshan import HeatmapRecord, modules as M, read_log
-from ebpf_darshan.heatmap import rebased_heatmaps
+from ebpf_darshan.darshan import modules as M, read_log
+
+pytestmark = pytest.mark.kernel  # root, BTF and the BPF objects
 
 NPROCS = 4
 RANK_COUNTERS = {M.counter_index("POSIX", n) for n in (
@@ -122,22 +123,6 @@ def test_merged_node_logs_equal_one_recorder(two_nodes: dict[str, Path], tmp_pat
     assert shared["POSIX_FASTEST_RANK_BYTES"] == (shared["POSIX_FASTEST_RANK"] + 2) * 1000
 
 
-def test_merged_heatmaps_move_to_the_job_time_base() -> None:
-    """The job ran 20.5 s: its bins are 0.2 s wide.  The first node's 0.1 s
-    bins pair up; the second node started 50 ms later, so its bin at
-    0.15-0.25 s straddles two job bins and is split by time (11 bytes: 5
-    before 0.2 s, floored, and the other 6 after)."""
-    first = HeatmapRecord(id=1, rank=0, bin_width=0.1, write_bins=np.array([10, 20, 30]),
-                          read_bins=np.zeros(3, dtype=np.int64))
-    late = HeatmapRecord(id=1, rank=1, bin_width=0.1, write_bins=np.array([100, 11, 7]),
-                         read_bins=np.array([0, 0, 1]))
-    job = rebased_heatmaps([(0, [first]), (50_000_000, [late])], 20_500_000_000)
-    assert [(h.rank, h.bin_width, h.nbins) for h in job] == [(0, 0.2, 103), (1, 0.2, 103)]
-    assert list(job[0].write_bins[:3]) == [30, 30, 0] and job[0].write_bins.sum() == 60
-    assert list(job[1].write_bins[:3]) == [105, 13, 0] and job[1].write_bins.sum() == 118
-    assert list(job[1].read_bins[:3]) == [0, 1, 0] and job[1].read_bins.sum() == 1
-
-
 def test_merging_different_jobs_is_refused(two_nodes: dict[str, Path], mpi_bins: Path,
                                            tmp_path: Path) -> None:
     other = tmp_path / "other.darshan"
@@ -221,8 +206,3 @@ def test_recorder_inside_its_cgroup_is_refused(tmp_path: Path) -> None:
         cgroup.rmdir()
     assert done.returncode == 1
     assert "the recorder itself is in it" in done.stderr and done.stderr.count("\n") == 1
-
-
-def test_merge_of_a_missing_log_is_one_line(tmp_path: Path) -> None:
-    done = ebpf_darshan("merge", "-o", str(tmp_path / "x.darshan"), str(tmp_path / "none"))
-    assert (done.returncode, done.stderr) == (1, f"ebpf-darshan: {tmp_path / 'none'}: no such file\n")

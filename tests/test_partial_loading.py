@@ -13,7 +13,10 @@ import darshan
 import pytest
 
 from conftest import objects_with, posix, record
+pytest.importorskip("ebpf_darshan._shim", reason="the BPF extension is not built (make setup)")
 from ebpf_darshan.binding import BpfObject, VerifierRejection
+
+pytestmark = pytest.mark.kernel  # root, BTF and the BPF objects
 
 DD = ["dd", "if=/dev/zero", "bs=4k", "count=100", "status=none"]
 REJECTED = re.compile(r"posix_uring\.bpf\.o: the kernel's verifier rejected program too_deep: "

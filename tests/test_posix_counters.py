@@ -15,6 +15,8 @@ from darshan.backend.cffi_backend import counter_names
 from conftest import assert_counters, file_alignment, posix, record
 from ebpf_darshan.darshan import record_id
 
+pytestmark = pytest.mark.kernel  # root, BTF and the BPF objects
+
 
 def as_int64(value: int) -> int:
     """Counters are int64 on disk; a record id there wraps like C's cast."""

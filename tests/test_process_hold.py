@@ -3,6 +3,8 @@ library copies they map (proc_maps.py), in the real kernel."""
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import subprocess
 import time
@@ -13,7 +15,10 @@ from ebpf_darshan.launch import HeldCommand
 from ebpf_darshan.names import PathFilter
 from ebpf_darshan.proc_maps import mapped_executables
 from ebpf_darshan.recorder import Recording, run
+pytest.importorskip("ebpf_darshan._shim", reason="the BPF extension is not built (make setup)")
 from ebpf_darshan.tracer import Tracer, TracerOptions
+
+pytestmark = pytest.mark.kernel  # root, BTF and the BPF objects
 
 
 STOP_WAIT_S = 1.0

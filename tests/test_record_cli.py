@@ -16,6 +16,8 @@ import pytest
 from conftest import ebpf_darshan, posix, record
 from ebpf_darshan.darshan import read_log
 
+pytestmark = pytest.mark.kernel  # root, BTF and the BPF objects
+
 
 def test_exit_status_is_the_commands(tmp_path: Path) -> None:
     record(tmp_path / "a.darshan", ["sh", "-c", "exit 7"], status=7)

@@ -41,15 +41,6 @@ def _child(argv: list[str], gate: int) -> None:
     os._exit(_exec(argv))
 
 
-def run_untraced(argv: list[str]) -> int:
-    """Run the command with nothing recorded, as this very process: its
-    exit status and the signals it gets are then the tool's.  Returns only
-    if it cannot start."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    return _exec(argv)
-
-
 def _signal_came_from_terminal() -> bool:
     """Ctrl-C reaches the whole foreground process group, the command
     included; forwarding it again would deliver it twice."""

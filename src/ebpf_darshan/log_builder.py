@@ -13,13 +13,12 @@ from . import posix_records as P
 from .darshan import Job, Log, record_id
 from .darshan.modules import MODULE_IDS
 from .dxt import Owners
-from .layers import LayerResult
+from .layers.base import LayerResult
 from .job import job_id
 from .ranks import Ranks, assign_ranks
 from .recorder import Recording
 from .shared_reduction import RULES, combine_same_file, reduce_shared
-from .timelines import add_timelines
-from .tracer import KernelTimelines
+from .timelines import KernelTimelines, add_timelines
 
 POSIX_PARTIAL_BIT = 1 << 1  # module id 1
 LAUNCHER_RANK = -2  # never written: records of launcher processes are left out

@@ -16,7 +16,6 @@ from .launch import HeldCommand
 from .mounts import Namespaces
 from .names import PathFilter, join_walk, printable, record_name
 from .ranks import parse_environ
-from .tracer import Tracer
 
 POLL_MS = 100
 EVENT_HEADER = L.event.itemsize
@@ -63,6 +62,27 @@ class ProcessWatcher(Protocol):
     def on_exit(self, proc: int, pid: int) -> None: ...
 
 
+class EventSource(Protocol):
+    """What a recording needs of the kernel side (tracer.Tracer): its
+    events, and a way to tell it which records to count."""
+
+    def poll(self, timeout_ms: int) -> list[bytes]: ...
+
+    def accept(self, key: np.void) -> None: ...
+
+    def exclude(self, key: np.void) -> None: ...
+
+    def accept_layer(self, key: np.void) -> None: ...
+
+
+class CommandTracing(EventSource, Protocol):
+    """What recording a launched command needs besides."""
+
+    def trace_process(self, pid: int, proc: int) -> None: ...
+
+    def start_clock(self, ktime_ns: int) -> None: ...
+
+
 def release(pid: int) -> None:
     """Let a held process run on."""
     try:
@@ -96,7 +116,7 @@ class Recording:
     retirements: list[Retirement] = field(default_factory=list)
     _pending_src: dict[int, tuple[int, str]] = field(default_factory=dict)
 
-    def handle(self, raw: bytes, tracer: Tracer) -> None:
+    def handle(self, raw: bytes, tracer: EventSource) -> None:
         ev = np.frombuffer(raw[:EVENT_HEADER], dtype=L.event)[0]
         try:
             self._handle(ev, raw, tracer)
@@ -113,7 +133,7 @@ class Recording:
             if held:
                 w.on_hold(kind, proc, pid)
 
-    def _handle(self, ev: np.void, raw: bytes, tracer: Tracer) -> None:
+    def _handle(self, ev: np.void, raw: bytes, tracer: EventSource) -> None:
         kind = int(ev["kind"])
         proc = int(ev["proc"])
         path = raw[EVENT_HEADER:EVENT_HEADER + int(ev["path_len"])].rstrip(b"\0")
@@ -168,7 +188,7 @@ class Recording:
                 self.procs[proc].ended_ns = int(ev["end_ns"])
         self._notify(kind, proc, int(ev["pid"]), bool(ev["held"]))
 
-    def _retire(self, ev: np.void, raw: bytes, tracer: Tracer) -> None:
+    def _retire(self, ev: np.void, raw: bytes, tracer: EventSource) -> None:
         """The old file's name goes with its record to the new key, and so
         does user space's verdict on it (set on the old key, whose index
         entry the new file's record may have taken meanwhile)."""
@@ -181,7 +201,7 @@ class Recording:
         if name is not None:
             self._name_record(moved, name, self.path_filter.excluded(name), tracer)
 
-    def _name_record(self, key: np.void, name: str, excluded: bool, tracer: Tracer) -> None:
+    def _name_record(self, key: np.void, name: str, excluded: bool, tracer: EventSource) -> None:
         """A POSIX record's name (its first), and the kernel told whether
         to count it."""
         self.names.setdefault((int(key["proc"]), int(key["dev"]), int(key["ino"])), name)
@@ -206,7 +226,7 @@ class Recording:
             keys["dev"][mine], keys["ino"][mine] = r.new[1], r.new[2]
         return out
 
-    def drain(self, tracer: Tracer, timeout_ms: int) -> None:
+    def drain(self, tracer: EventSource, timeout_ms: int) -> None:
         for raw in tracer.poll(timeout_ms):
             self.handle(raw, tracer)
 
@@ -217,7 +237,7 @@ class Recording:
         return sorted(procs, key=lambda p: (order.get(p, len(order)), p))
 
 
-def run(tracer: Tracer, command: HeldCommand, recording: Recording, exe: str) -> None:
+def run(tracer: CommandTracing, command: HeldCommand, recording: Recording, exe: str) -> None:
     """Trace the held command from its exec to its end."""
     recording.procs[0] = Process(command.pid, None, exe)
     tracer.trace_process(command.pid, 0)

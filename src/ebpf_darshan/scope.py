@@ -106,6 +106,11 @@ class Scope:
         """One line for the log's metadata."""
         raise NotImplementedError
 
+    def never_adopted(self) -> set[int]:
+        """This recorder and the processes above it: adopted, they would
+        keep the scope from ending until the recorder does."""
+        return _ancestors()
+
     def start(self, tracer: Tracer, recording: Recording) -> None:
         """Adopt what is running; the job starts now if anything was (the
         clock first, so that the heatmaps miss none of their I/O); else
@@ -122,7 +127,7 @@ class Scope:
     def _adopt(self, tracer: Tracer, recording: Recording, pids: set[int]) -> bool:
         """Trace pids and their descendants not traced yet; True if any was."""
         adopted = False
-        known = {p.pid for p in recording.procs.values()} | _ancestors()
+        known = {p.pid for p in recording.procs.values()} | self.never_adopted()
         todo = sorted(pids - known)
         while todo:
             pid = todo.pop(0)
@@ -192,6 +197,12 @@ class PidScope(Scope):
 
     def describe(self) -> str:
         return f"pid {self.pid} and its descendants"
+
+    def never_adopted(self) -> set[int]:
+        """A process named by its pid is recorded even when it started the
+        recorder (ebpf_darshan.recording() records a block of its caller
+        that way); the recording then ends when it is stopped."""
+        return _ancestors() - {self.pid}
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from . import bpf_layout as L
@@ -9,7 +11,25 @@ from .darshan import Log, record_id
 from .darshan import modules as M
 from .dxt import DXT_MODULES, Owners, darshan_dxt
 from .heatmap import bin_pending, heatmap_name, job_heatmaps
-from .tracer import KernelTimelines
+
+
+@dataclass
+class KernelTimelines:
+    """What the kernel kept for the heatmaps and DXT traces."""
+    segments: np.ndarray  # L.io_segment, in arrival order
+    segments_over_limit: int  # trace segments beyond --dxt-max-segments
+    pending_over_limit: int  # pending heatmap segments beyond it
+    heatmap_rows: dict[int, np.ndarray]  # proc -> L.heatmap_row per API
+    # proc -> the bpf_ktime_get_ns() its row counts from, where that is not
+    # the recording's start (own_heatmap_clocks)
+    row_origins: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class OwnHeatmap:
+    """A process's heatmap under own_heatmap_clocks."""
+    origin: int        # bpf_ktime_get_ns() its bins count from
+    rows: np.ndarray | None  # L.heatmap_row per API; None: it counted no byte
 
 
 def _partial_bit(module: str) -> int:

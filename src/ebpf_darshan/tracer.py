@@ -15,6 +15,7 @@ from .binding import BPF_ANY, BPF_NOEXIST, BpfError, BpfObject, EventStream, \
     MappedArray, map_delete, map_dump, map_lookup, map_update, queue_push, task_key
 from .layers.base import LayerResult, LibraryLayer
 from .object_loader import Features, Loaded, load_object, set_consts
+from .timelines import KernelTimelines, OwnHeatmap
 
 SHARED_MAPS = ("task_states", "events", "health", "heatmaps", "job_clock", "segments",
                "named_records", "proc_heatmaps", "free_heatmap_rows")
@@ -79,25 +80,6 @@ class TracerOptions:
     # Each process's heatmap counts from its own job's start (the node
     # daemon); heatmap_procs rows are lent to processes doing I/O.
     own_heatmap_clocks: bool = False
-
-
-@dataclass
-class KernelTimelines:
-    """What the kernel kept for the heatmaps and DXT traces."""
-    segments: np.ndarray  # L.io_segment, in arrival order
-    segments_over_limit: int  # trace segments beyond --dxt-max-segments
-    pending_over_limit: int  # pending heatmap segments beyond it
-    heatmap_rows: dict[int, np.ndarray]  # proc -> L.heatmap_row per API
-    # proc -> the bpf_ktime_get_ns() its row counts from, where that is not
-    # the recording's start (own_heatmap_clocks)
-    row_origins: dict[int, int] = field(default_factory=dict)
-
-
-@dataclass
-class OwnHeatmap:
-    """A process's heatmap under own_heatmap_clocks."""
-    origin: int        # bpf_ktime_get_ns() its bins count from
-    rows: np.ndarray | None  # L.heatmap_row per API; None: it counted no byte
 
 
 def _string_table(strings: list[str], rows: int, width: int) -> np.ndarray:

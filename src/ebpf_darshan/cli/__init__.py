@@ -1,16 +1,26 @@
-"""Command line: `ebpf-darshan VERB ...`, one module per verb."""
+"""Command line: `ebpf-darshan VERB ...`, one module per verb (cli/VERB.py,
+with add_arguments(parser) and run(args)).  Only the verb that runs is
+imported: `parse` and `merge` work where the BPF extension was never built."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from .. import __version__
-from . import attach, daemon, merge, parse, query, record, top
 from .errors import CliError
 
-VERBS = {"record": record, "merge": merge, "parse": parse, "attach": attach, "daemon": daemon,
-         "query": query, "top": top}
+# verb -> its line in `ebpf-darshan --help`
+VERBS = {
+    "record": "run a command and write its Darshan log",
+    "merge": "merge the node logs of one job into its job log",
+    "parse": "print a .darshan log as darshan-parser does",
+    "attach": "record a running process (and its children) from now on",
+    "daemon": "record every job on this node, one log per job",
+    "query": "live counters of the running jobs (from the daemon)",
+    "top": "a live view of the busiest processes and files",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -18,18 +28,28 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(message, 2)
 
 
+def _chosen_verb(argv: list[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = _Parser(prog="ebpf-darshan",
                      description="Darshan I/O characterization through eBPF.")
     parser.add_argument("--version", action="version", version=f"ebpf-darshan {__version__}")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
-    for name, module in VERBS.items():
-        module.add_parser(verbs, name)
+    chosen = _chosen_verb(argv)
+    module = None
     try:
+        for name, line in VERBS.items():
+            p = verbs.add_parser(name, help=line, description=line)
+            if name == chosen:
+                module = importlib.import_module(f"{__package__}.{name}")
+                module.add_arguments(p)
         args = parser.parse_args(argv)
-        if args.verb is None:
+        if module is None:
             raise CliError("no command given (try: ebpf-darshan record -o job.darshan -- ./app)", 2)
-        return VERBS[args.verb].run(args)
+        return int(module.run(args))
     except CliError as e:
         print(f"ebpf-darshan: {e}", file=sys.stderr)
         return e.status

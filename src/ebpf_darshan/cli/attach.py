@@ -12,8 +12,7 @@ from . import record
 from .tracer_args import add_layer_options, add_timeline_options, add_tracer_options
 
 
-def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
-    p = verbs.add_parser(name, help="record a running process (and its children) from now on")
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pid", type=int, required=True, help="the process to record")
     out = p.add_mutually_exclusive_group()
     out.add_argument("-o", "--output", help="log file to write")

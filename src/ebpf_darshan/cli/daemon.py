@@ -15,8 +15,9 @@ from ..node.recorder import NodeOptions, NodeRecorder
 from ..node.snapshot import answer
 from ..tracer import TracerOptions
 from .errors import CliError
-from .tracer_args import add_heatmap_option, add_tracer_options, check_system, \
-    heatmap_options, path_filter_of, start_tracer, tracer_options
+from ..api import check_system, start_tracer
+from .tracer_args import add_heatmap_option, add_tracer_options, heatmap_options, \
+    path_filter_of, tracer_options
 
 POLL_MS = 100
 DEFAULT_EVENT_BUFFER_MB = 16
@@ -29,8 +30,7 @@ DEFAULT_JOB_RECORDS = NodeOptions.max_kept_records
 DEFAULT_HEATMAP_PROCS = 512
 
 
-def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
-    p = verbs.add_parser(name, help="record every job on this node, one log per job")
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-dir", required=True, help="logs go to DIR/YEAR/MONTH/DAY/")
     p.add_argument("--min-uid", type=int, default=DEFAULT_MIN_UID, metavar="UID",
                    help=f"trace processes of users with at least this uid (default "

@@ -11,8 +11,7 @@ from ..merge import MergeError, merge_logs
 from .errors import CliError, read_log_file
 
 
-def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
-    p = verbs.add_parser(name, help="merge the node logs of one job into its job log")
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="job log to write")
     p.add_argument("--no-shared-reduction", action="store_true",
                    help="keep every rank's record of a file all ranks opened")

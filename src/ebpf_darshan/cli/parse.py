@@ -9,8 +9,7 @@ from ..darshan import format_log
 from .errors import read_log_file
 
 
-def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
-    p = verbs.add_parser(name, help="print a .darshan log as darshan-parser does")
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("log", help="a .darshan log file")
 
 

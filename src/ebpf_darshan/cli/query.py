@@ -10,8 +10,7 @@ from ..node.query import DEFAULT_SOCKET, ask
 from .errors import CliError
 
 
-def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
-    p = verbs.add_parser(name, help="live counters of the running jobs (from the daemon)")
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="the whole snapshot as JSON")
     p.add_argument("--job", help="only this job (its id or key)")
     p.add_argument("--socket", default=DEFAULT_SOCKET, metavar="PATH",

@@ -1,46 +1,26 @@
 """`ebpf-darshan record -o job.darshan -- CMD...`: run CMD, count its I/O in
 the kernel, write a Darshan log, exit with CMD's status.  With --pid,
 --cgroup or --jobid-env it records processes it did not launch (one node's
-share of a job) until they are gone, and exits 0."""
+share of a job) until they are gone, and exits 0.  The work is the Python
+API's (api.py); this is its command line."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import socket
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from ..darshan import write_log
-from ..job import default_log_name, invoking_user, job_id
-from ..launch import HeldCommand, run_untraced
-from ..layers import ALL_LAYERS
-from ..library_probes import LibraryProbes
-from ..log_builder import JobFacts, build_log
-from ..mounts import merge_tables, mount_table
-from ..recorder import POLL_MS, Recording, run as run_recording
-from ..scope import CgroupScope, EnvScope, PidScope, Scope, ScopeError, record_scope
-from ..tracer import Tracer, TracerOptions, off_metadata
+from ..api import RecordOptions, Recorded, record, record_scope_of
+from ..layers.catalog import ALL_LAYERS
+from ..scope import CgroupScope, EnvScope, PidScope, Scope, ScopeError
+from ..tracer import TracerOptions
 from .errors import CliError
 from .tracer_args import add_layer_options, add_timeline_options, add_tracer_options, \
-    check_system, path_filter_of, start_tracer, timeline_options, tracer_options
+    timeline_options, tracer_options
 
 
-@dataclass
-class Launched:
-    """What the log needs to know about how the recording ran."""
-    argv: list[str]
-    mounts: list[tuple[str, str]]
-    pid: int
-    exit_code: int
-    metadata: dict[str, str]
-
-
-def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
-    p = verbs.add_parser(name, help="run a command and write its Darshan log")
+def add_arguments(p: argparse.ArgumentParser) -> None:
     out = p.add_mutually_exclusive_group()
     out.add_argument("-o", "--output", help="log file to write")
     out.add_argument("--log-dir", help="directory for a log named the way Darshan names them "
@@ -68,15 +48,6 @@ def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
 
 
-def _output_dir(args: argparse.Namespace) -> Path:
-    directory = Path(args.output).parent if args.output else Path(args.log_dir or ".")
-    if not directory.is_dir():
-        raise CliError(f"cannot write the log: {directory} is not a directory")
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise CliError(f"cannot write the log: {directory} is not writable")
-    return directory
-
-
 def _scope(args: argparse.Namespace) -> Scope | None:
     try:
         if args.pid is not None:
@@ -90,35 +61,26 @@ def _scope(args: argparse.Namespace) -> Scope | None:
     return None
 
 
-def _launch(tracer: Tracer, recording: Recording, argv: list[str]) -> Launched:
-    command = HeldCommand.start(argv)
-    try:
-        mounts = mount_table(command.pid)
-        run_recording(tracer, command, recording, argv[0])
-    except BaseException:
-        command.abandon()
-        raise
-    return Launched(argv, mounts, command.pid, command.exit_code, {})
+def record_options(args: argparse.Namespace) -> RecordOptions:
+    """The API's options from the command line's."""
+    return RecordOptions(
+        output=Path(args.output) if args.output else None,
+        log_dir=Path(args.log_dir or "."),
+        include=args.include, exclude=args.exclude,
+        layers=[layer.name for layer in ALL_LAYERS if not getattr(args, f"no_{layer.name}")],
+        shared_reduction=not args.no_shared_reduction, strict=args.strict,
+        tracer=timeline_options(args, tracer_options(args, TracerOptions())))
 
 
-def _record_scope(tracer: Tracer, recording: Recording, scope: Scope,
-                  duration: float | None) -> Launched:
+def _record_scope(scope: Scope, options: RecordOptions, duration: float | None) -> Recorded:
     stop: list[int] = []
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda signum, _frame: stop.append(signum))
-    deadline = time.monotonic() + duration if duration is not None else None
 
-    def stopped() -> bool:
-        return bool(stop) or (deadline is not None and time.monotonic() >= deadline)
-
-    def started() -> None:
+    def ready() -> None:
         print(f"ebpf-darshan: recording {scope.describe()}", file=sys.stderr, flush=True)
 
-    record_scope(tracer, scope, recording, stopped, started, POLL_MS)
-    first = next((p for p in recording.procs.values() if p.exe), None)
-    argv = [first.exe] if first else [scope.describe()]
-    return Launched(argv, mount_table(os.getpid()), first.pid if first else os.getpid(), 0,
-                    {"node": socket.gethostname(), "scope": scope.describe()})
+    return record_scope_of(scope, None, options, duration, lambda: bool(stop), ready)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,54 +92,12 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("no command to record (usage: ebpf-darshan record -o FILE -- CMD ...)", 2)
     if args.duration is not None and (scope is None or args.duration <= 0):
         raise CliError("--duration needs --pid, --cgroup or --jobid-env, and a positive time", 2)
-    layers = [layer() for layer in ALL_LAYERS if not getattr(args, f"no_{layer.name}")]
-    options = timeline_options(args, tracer_options(args, TracerOptions(
-        lifecycle_consts=scope.lifecycle_consts() if scope else {}, layers=layers)))
-    path_filter = path_filter_of(args)
-    check_system("record")
-    out_dir = _output_dir(args)
-    try:
-        tracer = start_tracer(options)
-    except CliError as e:
-        # A job must never be lost to its observer: without --strict the
-        # command runs all the same, and only the log is given up.
-        if args.strict or scope is not None:
-            raise
-        print(f"ebpf-darshan: {e}", file=sys.stderr)
-        print("ebpf-darshan: running the command without recording it: no log will be written "
-              "(--strict makes this an error)", file=sys.stderr)
-        return run_untraced(argv)
-    probes = LibraryProbes(tracer.layers)
-    recording = Recording(path_filter, watchers=[probes])
-    try:
-        ran = (_record_scope(tracer, recording, scope, args.duration) if scope
-               else _launch(tracer, recording, argv))
-        keys, values = tracer.records()
-        health = tracer.health()
-        extras = tracer.extras()
-        layer_results = tracer.collect_layers()
-        timelines = tracer.timelines(sorted(set(recording.procs) | {int(p) for p in keys["proc"]}))
-    finally:
-        probes.close()
-        tracer.close()
-    uid, gid, user = invoking_user()
-    jobid = job_id(dict(os.environ), os.getpid())
-    mounts = merge_tables(ran.mounts, recording.namespaces.tables())
-    recording.namespaces.close()
-    log = build_log(recording, keys, values, health,
-                    JobFacts(uid, jobid, ran.argv, mounts, not args.no_shared_reduction,
-                             {**ran.metadata, **off_metadata(tracer.off)}), extras,
-                    layer_results, timelines)
-    path = Path(args.output) if args.output else out_dir / default_log_name(
-        user, ran.argv[0], log.job.jobid, ran.pid, recording.start_epoch_ns)
-    try:
-        write_log(path, log, mode=0o600)
-        os.chown(path, uid, gid)
-    except OSError as e:
-        raise CliError(f"cannot write the log {path}: {e.strerror or e}")
-    if log.partial_flag:
-        print(f"ebpf-darshan: {path}: the log is partial; its metadata lines say what is "
+    options = record_options(args)
+    done = (_record_scope(scope, options, args.duration) if scope is not None
+            else record(argv, options=options))
+    if done.partial:
+        print(f"ebpf-darshan: {done.path}: the log is partial; its metadata lines say what is "
               "missing (lost_* lines: raise --max-records or --event-buffer-mb; dxt_*: "
               "--dxt-max-segments or --dxt-buffer-mb; heatmap_lost_ops: --heatmap-procs)",
               file=sys.stderr)
-    return ran.exit_code
+    return done.exit_code

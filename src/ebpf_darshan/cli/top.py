@@ -18,8 +18,7 @@ ROWS = 15
 MIB = 1024 * 1024
 
 
-def add_parser(verbs: argparse._SubParsersAction, name: str) -> None:
-    p = verbs.add_parser(name, help="a live view of the busiest processes and files")
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--interval", type=float, default=1.0, metavar="S",
                    help="refresh every S seconds (default 1)")
     p.add_argument("--iterations", type=int, default=0, metavar="N",

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from dataclasses import replace
 
-from ..binding import BpfError
-from ..layers import ALL_LAYERS
+from ..api import RecordOptions, path_filter
+from ..layers.catalog import ALL_LAYERS
 from ..names import PathFilter
 from ..tracer import DEFAULT_DXT_BUFFER_MB, DEFAULT_DXT_MAX_SEGMENTS, DEFAULT_EVENT_BUFFER_MB, \
-    DEFAULT_HEATMAP_PROCS, DEFAULT_MAX_RECORDS, Tracer, TracerOptions
+    DEFAULT_HEATMAP_PROCS, DEFAULT_MAX_RECORDS, TracerOptions
 from .errors import CliError
-
-BTF_PATH = "/sys/kernel/btf/vmlinux"
 
 
 def add_tracer_options(p: argparse.ArgumentParser,
@@ -55,21 +51,7 @@ def add_heatmap_option(p: argparse.ArgumentParser, what: str, default: int) -> N
 
 
 def path_filter_of(args: argparse.Namespace) -> PathFilter:
-    path_filter = PathFilter()
-    for prefix in args.exclude:
-        path_filter.add_exclude(prefix)
-    for prefix in args.include:
-        path_filter.add_include(prefix)
-    return path_filter
-
-
-def check_system(verb: str) -> None:
-    if os.geteuid() != 0:
-        raise CliError(f"{verb} needs root (it loads BPF programs into the kernel); "
-                       f"try: sudo ebpf-darshan {verb} ...")
-    if not os.path.exists(BTF_PATH):
-        raise CliError(f"this kernel has no BTF ({BTF_PATH} is missing); "
-                       "ebpf-darshan needs CONFIG_DEBUG_INFO_BTF=y")
+    return path_filter(RecordOptions(include=args.include, exclude=args.exclude))
 
 
 def _power_of_two_mb(mb: int, option: str) -> int:
@@ -98,15 +80,3 @@ def timeline_options(args: argparse.Namespace, base: TracerOptions) -> TracerOpt
 
 def heatmap_options(args: argparse.Namespace, base: TracerOptions) -> TracerOptions:
     return replace(base, heatmap_procs=_at_least_one(args.heatmap_procs, "--heatmap-procs"))
-
-
-def start_tracer(options: TracerOptions) -> Tracer:
-    try:
-        tracer = Tracer(options)
-    except BpfError as e:
-        if os.environ.get("EBPF_DARSHAN_DEBUG"):
-            print(e.log, file=sys.stderr)
-        raise CliError(f"cannot start BPF tracing: {e.describe()}")
-    for part in tracer.off:
-        print(f"ebpf-darshan: warning: {part.line()}", file=sys.stderr)
-    return tracer

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from ..binding import BpfObject
 from ..dxt import Owners
 
 if TYPE_CHECKING:
+    from ..binding import BpfObject
     from ..recorder import Recording
 
 

@@ -34,7 +34,8 @@ from ..log_builder import JobFacts, build_log
 from ..mounts import merge_tables, mount_table
 from ..names import PathFilter
 from ..heatmap import compact_rows, expand_rows
-from ..tracer import KernelTimelines, Tracer, off_metadata
+from ..timelines import KernelTimelines
+from ..tracer import Tracer, off_metadata
 from .jobs import EVENT_HEADER, JobTable, NodeJob, Origin
 from .logs import job_log_path, mark_partial, obfuscate_log, write_job_log
 
