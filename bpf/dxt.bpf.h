@@ -15,7 +15,7 @@
 const volatile bool dxt_enabled = false;
 
 /* Default size; user space sets it before load. */
-#define SEGMENTS_RINGBUF_BYTES (1024 * 1024)
+#define SEGMENTS_RINGBUF_BYTES (PENDING_RINGBUF_MB_DEFAULT * RINGBUF_MB)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -28,6 +28,16 @@
  * kernel can index it by masking. */
 #define ENV_COPY_MAX 16384
 
+/* Default sizes, set here once: user space sizes every map before load
+ * (src/ebpf_darshan/bpf_layout.py mirrors these, checked by a test), and
+ * the maps are declared with them. */
+#define MAX_RECORDS_DEFAULT 16384             /* POSIX records: (process, file) pairs */
+#define EVENTS_RINGBUF_MB_DEFAULT 4           /* names and process events */
+#define PENDING_RINGBUF_MB_DEFAULT 1          /* segments without DXT: pending heatmap bytes */
+#define HEATMAP_PROCS_DEFAULT 256             /* processes with heatmap rows */
+#define PROC_HEATMAPS_DEFAULT 65536           /* the daemon's per-process heatmap clocks */
+#define RINGBUF_MB (1024 * 1024)
+
 /* Deepest cgroup below the one a recording is scoped to. */
 #define MAX_CGROUP_DEPTH 32
 

@@ -18,7 +18,6 @@
 
 /* Processes with a heatmap row, by traced-process index; user space sizes
  * the map (rows = processes * HEATMAP_APIS). */
-#define HEATMAP_PROCS_DEFAULT 256
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -49,7 +48,6 @@ struct {
  * them back once the process has ended. */
 const volatile bool heatmap_own_clocks = false;
 
-#define PROC_HEATMAPS_DEFAULT 65536
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

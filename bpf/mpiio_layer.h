@@ -55,9 +55,12 @@ enum mpiio_op {
 #define MIO_AT (1 << 16)
 /* MPI 4 `_c` variants take an MPI_Count (64 bits) instead of an int. */
 #define MIO_LARGE_COUNT (1 << 17)
-#define MIO_OP(c) ((c) & 0xff)
-#define MIO_COUNTER(c) (((c) >> 8) & 0xff)
-#define MIO_ABI(c) (((c) >> 24) & 0xff)
+#define MIO_FIELD_MASK 0xff
+#define MIO_COUNTER_SHIFT 8
+#define MIO_ABI_SHIFT 24
+#define MIO_OP(c) ((c) & MIO_FIELD_MASK)
+#define MIO_COUNTER(c) (((c) >> MIO_COUNTER_SHIFT) & MIO_FIELD_MASK)
+#define MIO_ABI(c) (((c) >> MIO_ABI_SHIFT) & MIO_FIELD_MASK)
 
 /* How the library represents handles, decided per library by user space. */
 enum mpi_abi {

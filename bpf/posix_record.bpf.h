@@ -20,7 +20,6 @@
 
 /* How many iovecs of a vector call are checked for memory alignment. */
 #define IOV_CHECK_MAX 16
-#define MAX_RECORDS_DEFAULT 16384
 
 /* Darshan's default POSIX_MEM_ALIGNMENT; user space may change it. */
 const volatile __s64 mem_alignment = 8;

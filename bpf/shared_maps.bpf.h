@@ -10,7 +10,7 @@
 #include "ebpf_darshan.h"
 
 /* Default ring buffer size; user space may resize it before load. */
-#define EVENTS_RINGBUF_BYTES (4 * 1024 * 1024)
+#define EVENTS_RINGBUF_BYTES (EVENTS_RINGBUF_MB_DEFAULT * RINGBUF_MB)
 
 /* Present exactly for the threads of traced processes. */
 struct {

@@ -7,6 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
+# Default sizes (bpf/ebpf_darshan.h): every map is sized from these.
+MAX_RECORDS_DEFAULT = 16384
+EVENTS_RINGBUF_MB_DEFAULT = 4
+PENDING_RINGBUF_MB_DEFAULT = 1
+HEATMAP_PROCS_DEFAULT = 256
+PROC_HEATMAPS_DEFAULT = 65536
+RINGBUF_MB = 1024 * 1024
+
 POSIX_NUM_COUNTERS = 69
 VALUE_TABLE_SLOTS = 32
 T_NUM_TIMES = 13

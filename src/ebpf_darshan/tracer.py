@@ -46,22 +46,22 @@ POSIX_PARTS = (
     PosixPart("posix_uring", "io_uring requests", None,
               alternatives=("io_uring_submit", "io_uring_submit_old")),
 )
-DEFAULT_MAX_RECORDS = 16384
-DEFAULT_EVENT_BUFFER_MB = 4
+DEFAULT_MAX_RECORDS = L.MAX_RECORDS_DEFAULT
+DEFAULT_EVENT_BUFFER_MB = L.EVENTS_RINGBUF_MB_DEFAULT
 # DXT: 1 Mi segments of 56 bytes (56 MiB) at most, about 20 times what
 # Darshan's default 2 MiB per DXT module holds.
 DEFAULT_DXT_MAX_SEGMENTS = 1 << 20
 DEFAULT_DXT_BUFFER_MB = 16
 # Without --dxt the segments ring only carries the few operations on files
 # whose names user space has not seen yet.
-PENDING_BUFFER_MB = 1
-DEFAULT_HEATMAP_PROCS = 256
-PROC_HEATMAPS_MAX = 65536  # PROC_HEATMAPS_DEFAULT in bpf/heatmap.bpf.h
+PENDING_BUFFER_MB = L.PENDING_RINGBUF_MB_DEFAULT
+DEFAULT_HEATMAP_PROCS = L.HEATMAP_PROCS_DEFAULT
+PROC_HEATMAPS_MAX = L.PROC_HEATMAPS_DEFAULT
 # MPI launchers (Open MPI's, PRRTE's, MPICH's Hydra): never held, see
 # HOLD_SKIP_COMMS in bpf/ebpf_darshan.h.
 HOLD_SKIP_COMMS = ("mpirun", "mpiexec", "orterun", "orted", "prterun", "prted",
                    "mpiexec.hydra", "hydra_pmi_proxy")
-MB = 1024 * 1024
+MB = L.RINGBUF_MB
 
 
 @dataclass
