@@ -17,6 +17,7 @@
 #include "darshan_timing.bpf.h"
 #include "romio_prefix.bpf.h"
 #include "uprobe_args.bpf.h"
+#include "uprobe_layer.bpf.h"
 #include "hdf5_layer.h"
 
 #define MAX_H5_RECORDS_DEFAULT 4096
@@ -39,13 +40,9 @@ struct {
 	__type(value, struct h5d_record);
 } h5d_records SEC(".maps");
 
-/* All-zero records to insert: too big for the BPF stack. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct h5d_record);
-} h5d_template SEC(".maps");
+/* New H5D records are copies of it; an H5F record is small enough to be
+ * built on the stack (on_file_open). */
+ZERO_RECORD(h5d_zero, struct h5d_record);
 
 /* Open files, groups and datasets of each process. */
 struct {
@@ -79,7 +76,8 @@ struct h5_call {
 	__u64 start_ns;
 	__s64 args[H5_ARGS];
 	__u32 cookie;
-	__u32 depth;
+	__u32 depth;      /* of the thread's HDF5 calls (uprobe_layer.bpf.h) */
+	__u64 outer_sp;   /* user stack pointer at the outermost one's entry */
 };
 
 struct {
@@ -257,18 +255,13 @@ static __always_inline void on_dataset_open(__u32 proc, struct h5_call *c, __s64
 	struct h5_object *loc = h5_object_of(proc, c->args[0]);
 	struct file_key key = { .proc = proc, .dev = H5D_DEV, .ino = next_serial() };
 	struct h5d_record *r;
-	__u32 zero = 0;
-	void *tmpl = bpf_map_lookup_elem(&h5d_template, &zero);
 
 	/* a dataset opened at a location we never saw cannot be named */
-	if (!loc || !key.ino || !tmpl)
+	if (!loc || !key.ino)
 		return;
-	bpf_map_update_elem(&h5d_records, &key, tmpl, BPF_NOEXIST);
-	r = bpf_map_lookup_elem(&h5d_records, &key);
-	if (!r) {
-		health_inc(H_LAYER_RECORDS_DROPPED);
+	r = new_record(&h5d_records, &key, &h5d_zero, 0);
+	if (!r)
 		return;
-	}
 	if (!remember(proc, hid, key.ino, loc->file_serial, H5K_DATASET)) {
 		bpf_map_delete_elem(&h5d_records, &key);
 		return;
@@ -436,9 +429,9 @@ int BPF_KPROBE(h5_enter)
 
 	if (!st)
 		return 0;
-	c = bpf_task_storage_get(&h5_calls, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	c = thread_call(&h5_calls, task);
 	/* only the outermost call counts */
-	if (!c || c->depth++)
+	if (!c || !call_depth_enter(&c->depth, &c->outer_sp, ctx))
 		return 0;
 	c->cookie = cookie;
 	__builtin_memcpy(c->args, args, sizeof(args));
@@ -457,7 +450,7 @@ int BPF_KRETPROBE(h5_exit, long ret)
 	if (!st)
 		return 0;
 	c = bpf_task_storage_get(&h5_calls, task, 0, 0);
-	if (!c || !c->depth || --c->depth)
+	if (!c || !call_depth_exit(&c->depth))
 		return 0;
 	t2 = bpf_ktime_get_ns();
 	t1 = c->start_ns;

@@ -26,6 +26,7 @@
 #include "darshan_tables.bpf.h"
 #include "romio_prefix.bpf.h"
 #include "uprobe_args.bpf.h"
+#include "uprobe_layer.bpf.h"
 #include "mpiio_layer.h"
 
 #define MAX_MPIIO_RECORDS_DEFAULT 4096
@@ -61,13 +62,7 @@ struct {
 	__type(value, struct mpiio_record);
 } mpiio_records SEC(".maps");
 
-/* An all-zero record to insert: too big for the BPF stack. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct mpiio_record);
-} mpiio_template SEC(".maps");
+ZERO_RECORD(mpiio_zero, struct mpiio_record);
 
 /* Open MPI_File handles -> the serial of their record. */
 struct {
@@ -96,9 +91,10 @@ struct mpiio_call {
 	__s64 count;
 	__s64 offset;     /* the explicit-offset calls' offset, in etypes of the view */
 	__u32 cookie;
-	__u32 depth;
 	__s32 amode;
+	__u32 depth;      /* of the thread's MPI-IO calls (uprobe_layer.bpf.h) */
 	__u32 pad;
+	__u64 outer_sp;   /* user stack pointer at the outermost one's entry */
 };
 
 struct {
@@ -184,17 +180,13 @@ static __always_inline void on_open(__u32 proc, struct mpiio_call *c, __u64 t1, 
 	struct file_key key = { .proc = proc, .dev = MPIIO_DEV };
 	struct mpiio_record *r;
 	__u64 *serial = bpf_map_lookup_elem(&mpiio_serial, &zero);
-	void *tmpl = bpf_map_lookup_elem(&mpiio_template, &zero);
 
-	if (!serial || !tmpl)
+	if (!serial)
 		return;
 	key.ino = __sync_fetch_and_add(serial, 1) + 1;
-	bpf_map_update_elem(&mpiio_records, &key, tmpl, BPF_NOEXIST);
-	r = bpf_map_lookup_elem(&mpiio_records, &key);
-	if (!r) {
-		health_inc(H_LAYER_RECORDS_DROPPED);
+	r = new_record(&mpiio_records, &key, &mpiio_zero, 0);
+	if (!r)
 		return;
-	}
 	hk.handle = read_user_u64(c->fh);
 	if (bpf_map_update_elem(&mpiio_handles, &hk, &key.ino, BPF_ANY)) {
 		health_inc(H_LAYER_RECORDS_DROPPED);
@@ -363,9 +355,9 @@ int BPF_KPROBE(mpiio_enter)
 
 	if (!st)
 		return 0;
-	c = bpf_task_storage_get(&mpiio_calls, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	c = thread_call(&mpiio_calls, task);
 	/* only the outermost call counts */
-	if (!c || c->depth++)
+	if (!c || !call_depth_enter(&c->depth, &c->outer_sp, ctx))
 		return 0;
 	c->cookie = cookie;
 	switch (MIO_OP(cookie)) {
@@ -406,7 +398,7 @@ int BPF_KRETPROBE(mpiio_exit, int ret)
 	if (!st)
 		return 0;
 	c = bpf_task_storage_get(&mpiio_calls, task, 0, 0);
-	if (!c || !c->depth || --c->depth)
+	if (!c || !call_depth_exit(&c->depth))
 		return 0;
 	t2 = bpf_ktime_get_ns();
 	t1 = c->start_ns;

@@ -15,6 +15,7 @@
 #include "shared_maps.bpf.h"
 #include "file_events.bpf.h"
 #include "darshan_timing.bpf.h"
+#include "uprobe_layer.bpf.h"
 #include "stdio_layer.h"
 
 #define MAX_STDIO_RECORDS_DEFAULT 4096
@@ -67,13 +68,7 @@ struct {
 	__type(value, struct stdio_record);
 } stdio_records SEC(".maps");
 
-/* An all-zero record to insert: too big for the BPF stack. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct stdio_record);
-} stdio_template SEC(".maps");
+ZERO_RECORD(stdio_zero, struct stdio_record);
 
 /* The outermost stdio call in flight on a thread. */
 struct stdio_call {
@@ -98,22 +93,8 @@ struct {
 static __always_inline struct stdio_record *get_record(struct file_key *key, bool *created)
 {
 	struct stdio_record *r = bpf_map_lookup_elem(&stdio_records, key);
-	__u32 zero = 0;
-	void *tmpl;
-	long err;
 
-	if (r)
-		return r;
-	tmpl = bpf_map_lookup_elem(&stdio_template, &zero);
-	if (!tmpl)
-		return 0;
-	err = bpf_map_update_elem(&stdio_records, key, tmpl, BPF_NOEXIST);
-	r = bpf_map_lookup_elem(&stdio_records, key);
-	if (!r)
-		health_inc(H_LAYER_RECORDS_DROPPED);
-	else if (!err)
-		*created = true;
-	return r;
+	return r ? r : new_record(&stdio_records, key, &stdio_zero, created);
 }
 
 static __always_inline int stream_fd(__u64 stream)
@@ -403,18 +384,13 @@ int BPF_KPROBE(stdio_enter)
 					 PT_REGS_PARM3(ctx), PT_REGS_PARM4(ctx) };
 	struct stdio_call *c;
 
-	if (!st)
+	/* only the outermost call counts; the depth lives in task_state,
+	 * where posix.bpf.c reads it */
+	if (!st || !call_depth_enter(&st->stdio_depth, &st->stdio_sp, ctx))
 		return 0;
-	/* a depth left over from a call whose return went unseen */
-	if (st->stdio_depth && PT_REGS_SP(ctx) > st->stdio_sp)
-		st->stdio_depth = 0;
-	/* only the outermost call counts (getline calls getdelim) */
-	if (st->stdio_depth++)
-		return 0;
-	st->stdio_sp = PT_REGS_SP(ctx);
 	if (op == SIO_INSIDE)
 		return 0;
-	c = bpf_task_storage_get(&stdio_calls, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	c = thread_call(&stdio_calls, task);
 	if (!c)
 		return 0;
 	c->op = op;
@@ -438,7 +414,7 @@ int BPF_KRETPROBE(stdio_exit, long ret)
 	struct stdio_call *c;
 	__u64 t1, t2;
 
-	if (!st || !st->stdio_depth || --st->stdio_depth)
+	if (!st || !call_depth_exit(&st->stdio_depth))
 		return 0;
 	c = bpf_task_storage_get(&stdio_calls, task, 0, 0);
 	if (!c || !c->start_ns)

@@ -15,7 +15,10 @@ from darshan.backend.cffi_backend import counter_names
 
 from conftest import MPI_WORKLOADS, assert_counters, module_records, record
 
+pytest.importorskip("ebpf_darshan._shim", reason="the BPF extension is not built (make setup)")
 from ebpf_darshan.layers.mpiio import OPENMPI_LAYOUT
+
+pytestmark = pytest.mark.kernel  # root, BTF and the BPF objects
 
 MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe"]
 OMPI_INCLUDE = Path("/usr/lib/x86_64-linux-gnu/openmpi/include")
@@ -177,3 +180,25 @@ def test_openmpi_layout_matches_headers(tmp_path: Path) -> None:
     out = subprocess.run([str(tmp_path / "layout")], check=True, capture_output=True,
                          text=True).stdout
     assert {k: int(v) for k, v in re.findall(r"(\w+) (\d+)", out)} == OPENMPI_LAYOUT
+
+
+def test_calls_after_a_lost_return_are_counted(mpi_bins: Path, tmp_path: Path) -> None:
+    """An MPI_File_write_at that the file's error handler longjmps out of
+    never returns, and its return probe never fires: the rank's later calls
+    are still counted, each once (the lost call is not counted: it failed)."""
+    log = tmp_path / "lost.darshan"
+    record(log, [*MPIRUN, "-np", "2", str(mpi_bins / "mpiio_lost_return"), str(tmp_path)],
+           "--no-shared-reduction")
+    records = module_records(log, "MPI-IO")
+    assert sorted(name for _, name in records) == [str(tmp_path / f"rank{rank}.dat")
+                                                   for rank in range(2)]
+    # mpiio_lost_return.c: 3 writes then 2 reads of 100 bytes
+    expected = untouched() | {
+        "MPIIO_INDEP_OPENS": 1, "MPIIO_INDEP_WRITES": 3, "MPIIO_INDEP_READS": 2,
+        "MPIIO_BYTES_WRITTEN": 300, "MPIIO_BYTES_READ": 200, "MPIIO_RW_SWITCHES": 1,
+        "MPIIO_MAX_WRITE_TIME_SIZE": 100, "MPIIO_MAX_READ_TIME_SIZE": 100,
+        "MPIIO_SIZE_WRITE_AGG_0_100": 3, "MPIIO_SIZE_READ_AGG_0_100": 2,
+        "MPIIO_ACCESS1_ACCESS": 100, "MPIIO_ACCESS1_COUNT": 5}
+    for row in records.values():
+        assert_counters(row, {k: v for k, v in expected.items() if k != "MPIIO_MODE"})
+        assert row["MPIIO_F_CLOSE_END_TIMESTAMP"] >= row["MPIIO_F_WRITE_END_TIMESTAMP"] > 0

@@ -4,6 +4,8 @@ again in POSIX; probes reach forked and exec'd children before they run."""
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 from pathlib import Path
 
@@ -11,6 +13,8 @@ import darshan
 from darshan.backend.cffi_backend import counter_names, fcounter_names
 
 from conftest import assert_counters, posix, record
+
+pytestmark = pytest.mark.kernel  # root, BTF and the BPF objects
 
 
 def stdio(log: Path) -> dict[tuple[int, str], dict[str, float]]:
@@ -159,3 +163,18 @@ def test_exec_into_the_same_libc_counts_each_call_once(bins: Path, tmp_path: Pat
     records = stdio(log)
     assert_counters(records[(0, str(main))], untouched() | ONE_STREAM)
     assert posix(log)[(0, str(fdo))]["POSIX_OPENS"] == 1
+
+
+def test_calls_after_a_lost_return_are_counted(bins: Path, tmp_path: Path) -> None:
+    """An fwrite that its stream's write function longjmps out of never
+    returns, and its return probe never fires: the later calls are still
+    counted, each once, and their system calls are still stdio's."""
+    out, log = tmp_path / "after.txt", tmp_path / "lost.darshan"
+    record(log, [str(bins / "stdio_lost_return"), str(out)])
+    records = stdio(log)
+    # the custom stream is not counted, as Darshan does not
+    assert set(records) == {(0, str(out))}
+    assert_counters(records[(0, str(out))], untouched() | {
+        "STDIO_OPENS": 1, "STDIO_WRITES": 3, "STDIO_BYTES_WRITTEN": 300,
+        "STDIO_MAX_BYTE_WRITTEN": 299})
+    assert (0, str(out)) not in posix(log)
