@@ -18,7 +18,7 @@ SOURCES := $(wildcard bpf/*.c bpf/*.h csrc/*.c csrc/*.h csrc/*.py) setup.py pypr
 REPORT_COMPILERS := clang clang-19
 CLANG ?= clang
 
-.PHONY: all setup demo test test-unit bench clean verifier-report kernels
+.PHONY: all setup demo test test-unit bench bench-compare clean verifier-report kernels
 
 all: setup
 
@@ -72,6 +72,11 @@ verifier-report: setup
 
 bench: setup
 	$(PY) bench/overhead.py
+
+# This tree against another source tree built in place (docs/performance.md).
+bench-compare: setup
+	@test -n "$(BASELINE)" || { echo "usage: make bench-compare BASELINE=DIR"; exit 2; }
+	cd bench && ../$(PY) compare.py $(BASELINE)
 
 clean:
 	rm -rf build src/*.egg-info src/ebpf_darshan/bpf src/ebpf_darshan/_shim* .apt-done

@@ -5,20 +5,40 @@ the two run in alternation on the same machine in the same run, so that a
 change to the kernel side can be judged by the difference alone.
 
 Prints, for 1-byte writes and 4 KiB preads, ns/call untraced, recorded by
-the baseline, recorded by this tree, and the change."""
+the baseline, recorded by this tree, and the change; then the mean run time
+of the `sys_exit` program itself (kernel.bpf_stats_enabled), which the
+noise of a whole system call disturbs less."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from statistics import median
 
 import overhead
 from overhead import CALLS, HERE, best_of, ns_per_call, recorded
 
 REPO = HERE.parent
+
+
+@contextmanager
+def bpf_stats() -> Iterator[None]:
+    """kernel.bpf_stats_enabled on for the block, as it was after."""
+    knob = Path("/proc/sys/kernel/bpf_stats_enabled")
+    before = knob.read_text().strip()
+    knob.write_text("1")
+    try:
+        yield
+    finally:
+        knob.write_text(before)
 
 
 def with_tree(cmd: list[str], tree: Path) -> list[str]:
@@ -36,6 +56,34 @@ def best_of_swapped(first: list[str], second: list[str], runs: int) -> tuple[flo
         for which in order:
             times[which].append(ns_per_call((first, second)[which]))
     return min(times[0]), min(times[1])
+
+
+STATS_SETTLE_S = 1.0   # the loop runs and the programs are attached
+STATS_WINDOW_S = 1.5   # sampled for this long
+STATS_CALLS = 50_000_000  # enough writes to outlast the window
+
+
+def program_stats(name: str) -> tuple[int, int]:
+    """(run_time_ns, run_cnt) of the loaded BPF program called name."""
+    out = subprocess.run(["bpftool", "prog", "show", "name", name, "--json"], check=True,
+                         capture_output=True, text=True).stdout
+    prog = json.loads(out)
+    prog = prog[0] if isinstance(prog, list) else prog
+    return int(prog.get("run_time_ns", 0)), int(prog.get("run_cnt", 0))
+
+
+def sys_exit_ns(cmd: list[str]) -> float:
+    """Mean ns per run of sys_exit while cmd (a recorded write loop) runs."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(STATS_SETTLE_S)
+        t0, n0 = program_stats("sys_exit")
+        time.sleep(STATS_WINDOW_S)
+        t1, n1 = program_stats("sys_exit")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait()
+    return (t1 - t0) / max(n1 - n0, 1)
 
 
 def main() -> None:
@@ -59,6 +107,16 @@ def main() -> None:
             before, after = best_of_swapped(with_tree(recorded(tmp, cmd), args.baseline),
                                             with_tree(recorded(tmp, cmd), REPO), args.runs)
             print(f"{mode:<10}{base:>12.1f}{before:>12.1f}{after:>12.1f}{after - before:>+12.1f}")
+        cmd = [str(loop), "write1", str(tmp / "stats.dat"), str(STATS_CALLS)]
+        runs: tuple[list[float], list[float]] = ([], [])
+        with bpf_stats():
+            for i in range(args.runs):
+                for which in ((0, 1) if i % 2 == 0 else (1, 0)):
+                    tree = (args.baseline, REPO)[which]
+                    runs[which].append(sys_exit_ns(with_tree(recorded(tmp, cmd), tree)))
+        print(f"sys_exit ns/run (1-byte writes): baseline {median(runs[0]):.0f} "
+              f"[{min(runs[0]):.0f}-{max(runs[0]):.0f}], this tree {median(runs[1]):.0f} "
+              f"[{min(runs[1]):.0f}-{max(runs[1]):.0f}] (median [range] of {args.runs})")
 
 
 if __name__ == "__main__":
