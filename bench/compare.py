@@ -58,28 +58,42 @@ def best_of_swapped(first: list[str], second: list[str], runs: int) -> tuple[flo
     return min(times[0]), min(times[1])
 
 
-STATS_SETTLE_S = 1.0   # the loop runs and the programs are attached
+STATS_SETTLE_S = 0.5   # after sys_exit is loaded: the loop is running
+STATS_LOAD_S = 30.0    # the recorder has this long to load its programs
 STATS_WINDOW_S = 1.5   # sampled for this long
 STATS_CALLS = 50_000_000  # enough writes to outlast the window
 
 
-def program_stats(name: str) -> tuple[int, int]:
-    """(run_time_ns, run_cnt) of the loaded BPF program called name."""
-    out = subprocess.run(["bpftool", "prog", "show", "name", name, "--json"], check=True,
-                         capture_output=True, text=True).stdout
-    prog = json.loads(out)
+def program_stats(name: str) -> tuple[int, int] | None:
+    """(run_time_ns, run_cnt) of the loaded BPF program called name, None
+    while there is none."""
+    done = subprocess.run(["bpftool", "prog", "show", "name", name, "--json"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        return None
+    prog = json.loads(done.stdout)
     prog = prog[0] if isinstance(prog, list) else prog
     return int(prog.get("run_time_ns", 0)), int(prog.get("run_cnt", 0))
+
+
+def loaded_stats(name: str) -> tuple[int, int]:
+    deadline = time.monotonic() + STATS_LOAD_S
+    while (stats := program_stats(name)) is None:
+        if time.monotonic() > deadline:
+            sys.exit(f"compare: no program {name} loaded after {STATS_LOAD_S:.0f} s")
+        time.sleep(0.1)
+    return stats
 
 
 def sys_exit_ns(cmd: list[str]) -> float:
     """Mean ns per run of sys_exit while cmd (a recorded write loop) runs."""
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
+        loaded_stats("sys_exit")
         time.sleep(STATS_SETTLE_S)
-        t0, n0 = program_stats("sys_exit")
+        t0, n0 = loaded_stats("sys_exit")
         time.sleep(STATS_WINDOW_S)
-        t1, n1 = program_stats("sys_exit")
+        t1, n1 = loaded_stats("sys_exit")
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait()

@@ -2,7 +2,7 @@
 
 Prints, for 1-byte writes and 4 KiB preads, ns/call untraced and under
 `ebpf-darshan record`, the overhead, and its ratio to the +246 ns/op that
-Darshan's LD_PRELOAD costs on these machines (../shared/DESIGN.md); the cost
+Darshan's LD_PRELOAD costs on these machines (docs/performance.md); the cost
 of the STDIO module per 1-byte fwrite/fread (recorded with and without
 --no-stdio); the cost of the MPI-IO module per 1-byte MPI_File_write_at
 (recorded with and without --no-mpiio); what `record --dxt` adds per

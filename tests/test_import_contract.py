@@ -110,18 +110,34 @@ def test_the_contract_sees_a_violation(graph: dict[str, set[str]]) -> None:
     assert "ebpf_darshan.binding" in reachable(graph, "ebpf_darshan.cli.record")
 
 
-def test_core_imports_without_the_extension(tmp_path: Path) -> None:
-    """In a copy of the package without the compiled shim, as a machine
-    that never built it has it."""
+def test_parse_and_merge_work_without_the_extension(tmp_path: Path) -> None:
+    """In a copy of the package without the compiled shim or the BPF
+    objects, as a machine that never built them has it: the core imports,
+    and `parse` and `merge` run."""
     import shutil
+
+    import darshan
 
     copy = tmp_path / "ebpf_darshan"
     shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("_shim*", "bpf"))
+    sample = sorted((Path(darshan.__file__).parent / "tests" / "input").glob("*.darshan"))[0]
+    env = {"PYTHONPATH": f"{tmp_path}:{Path(darshan.__file__).parent.parent}",
+           "PATH": "/usr/bin:/bin"}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, *args], cwd=tmp_path, capture_output=True,
+                              text=True, env=env)
+
     code = ("import sys, ebpf_darshan.log_builder, ebpf_darshan.merge, ebpf_darshan.cli; "
             "assert not [m for m in sys.modules if m.endswith(('_shim', 'binding', 'tracer'))]")
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                          text=True, env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    done = run("-c", code)
     assert done.returncode == 0, done.stderr
+    parsed = run("-m", "ebpf_darshan", "parse", str(sample))
+    assert parsed.returncode == 0 and "# darshan log version" in parsed.stdout, parsed.stderr
+    merged = run("-m", "ebpf_darshan", "merge", "-o", str(tmp_path / "m.darshan"), str(sample))
+    assert merged.returncode == 0, merged.stderr
+    again = run("-m", "ebpf_darshan", "parse", str(tmp_path / "m.darshan"))
+    assert again.returncode == 0 and "# darshan log version" in again.stdout, again.stderr
 
 
 def test_tests_run_this_working_tree() -> None:
