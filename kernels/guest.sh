@@ -28,11 +28,14 @@ mount_once() {
 	mount_once bpf /sys/fs/bpf
 	mount_once tracefs /sys/kernel/tracing
 	mount_once debugfs /sys/kernel/debug
-	# The smoke recordings write under /tmp (Darshan does not exclude it). In
-	# a guest that is virtme-ng's overlay on the host's shared /tmp: a tmpfs
-	# is closer to what users have, and leaves nothing on the host.
+	# The smoke recordings write in a scratch directory Darshan does not
+	# exclude. In a guest /tmp is virtme-ng's overlay on the host's /tmp: a
+	# tmpfs of its own is closer to what users have and leaves nothing on
+	# the host. Not over /tmp itself, which may hold the repository.
 	if [ "$(stat -f -c %T /tmp)" = overlayfs ]; then
-		mount -t tmpfs -o size=512M tmpfs /tmp
+		mkdir -p /run/kernel-matrix
+		mount -t tmpfs -o size=512M tmpfs /run/kernel-matrix
+		export KERNEL_MATRIX_SCRATCH=/run/kernel-matrix
 	fi
 } > "$OUT/mounts.log" 2>&1
 

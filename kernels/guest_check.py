@@ -26,9 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 # Under TCG the verifier runs 4-5x slower than on the host: a program near
 # the 1M-instruction limit takes minutes.
@@ -46,7 +47,8 @@ PID_MIN_KERNEL = (6, 9)
 # every smoke check, run or n/a on each kernel
 SMOKES = ("posix", "pid", "stdio")
 # Darshan excludes /proc /sys /dev /etc /usr /lib* /bin /sbin /boot /opt /var: not /tmp.
-SCRATCH_PARENT = "/tmp"
+# where smoke recordings write (guest.sh gives a guest a tmpfs of its own)
+SCRATCH_PARENT = os.environ.get("KERNEL_MATRIX_SCRATCH", "/tmp")
 
 
 class CheckError(Exception):
