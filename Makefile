@@ -18,7 +18,7 @@ SOURCES := $(wildcard bpf/*.c bpf/*.h csrc/*.c csrc/*.h csrc/*.py) setup.py pypr
 REPORT_COMPILERS := clang clang-19
 CLANG ?= clang
 
-.PHONY: all setup demo test test-unit bench bench-compare clean verifier-report kernels
+.PHONY: all setup demo test test-unit lint bench bench-compare clean verifier-report kernels
 
 all: setup
 
@@ -49,6 +49,7 @@ demo: setup
 TEST_KERNEL := 6.1.0-57-amd64
 
 test: setup
+	$(MAKE) --no-print-directory lint
 	@for c in $(REPORT_COMPILERS); do $(MAKE) --no-print-directory verifier-report CLANG=$$c || exit 1; done
 	$(PY) -m pytest -q tests
 	python3 kernels/matrix.py --only $(TEST_KERNEL) --out build/kernels-test.md
@@ -58,6 +59,12 @@ test: setup
 kernels: setup
 	@$(MAKE) --no-print-directory -s -C bpf CLANG=clang-19 OUT=$(CURDIR)/build/bpf-clang-19
 	python3 kernels/matrix.py --out docs/kernels.md $(if $(KERNELS),--only $(KERNELS))
+
+# ruff on every Python file of the tree, mypy --strict on the package and
+# the scripts (what each checks: pyproject.toml).
+lint: setup
+	$(PY) -m ruff check
+	$(PY) -m mypy
 
 # The tests that need no root and no BPF: the core (format, logs, merge,
 # heatmap arithmetic, the import contract), in seconds.

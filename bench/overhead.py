@@ -43,14 +43,14 @@ def best_of(*cmds: list[str]) -> list[float]:
     """Best ns/call of each command, the commands run in alternation."""
     results: list[list[float]] = [[] for _ in cmds]
     for _ in range(RUNS):
-        for out, cmd in zip(results, cmds):
+        for out, cmd in zip(results, cmds, strict=True):
             out.append(ns_per_call(cmd))
     return [min(r) for r in results]
 
 
 def recorded(tmp: Path, cmd: list[str], *options: str) -> list[str]:
     return [sys.executable, "-m", "ebpf_darshan", "record", "-o", str(tmp / "bench.darshan"),
-            "--include", str(tmp), *options, "--"] + cmd
+            "--include", str(tmp), *options, "--", *cmd]
 
 
 def wall_seconds(cmd: list[str]) -> float:

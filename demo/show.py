@@ -21,5 +21,6 @@ records = [r for r in report.records["POSIX"] if names[r["id"]].startswith(prefi
 width = max(len(names[r["id"]]) for r in records)
 print(f"{'rank':>4}  {'file':<{width}}  " + "  ".join(c.replace("POSIX_", "") for c in COLUMNS))
 for r in records:
-    values = "  ".join(f"{int(r['counters'][i]):>{len(c) - 6}}" for i, c in zip(index, COLUMNS))
+    values = "  ".join(f"{int(r['counters'][i]):>{len(c) - 6}}"
+                       for i, c in zip(index, COLUMNS, strict=True))
     print(f"{int(r['rank']):>4}  {names[r['id']]:<{width}}  {values}")

@@ -33,9 +33,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -394,9 +395,10 @@ three smoke recordings checked through PyDarshan: POSIX (`dd` writing 100 x 4 Ki
 POSIX_OPENS=2, POSIX_DUPS=1, POSIX_WRITES=100, POSIX_BYTES_WRITTEN=409600),
 `record --pid` (the same `dd`, exec'd by a shell that was running before the
 recording started; n/a before Linux 6.9) and STDIO (1000 one-byte `fwrite`:
-STDIO_WRITES=1000, STDIO_BYTES_WRITTEN=1000; n/a before Linux 6.6). `running` is the host's kernel; the others are Debian
-kernel packages booted in qemu with virtme-ng (software emulation, so boots
-and verification are several times slower than on hardware).
+STDIO_WRITES=1000, STDIO_BYTES_WRITTEN=1000; n/a before Linux 6.6).
+`running` is the host's kernel; the others are Debian kernel packages
+booted in qemu with virtme-ng (software emulation, so boots and
+verification are several times slower than on hardware).
 
     make kernels                        # every kernel of kernels/list.txt
     make kernels KERNELS=6.1            # a subset: 6.1 (not 6.12), 6.12, rt, cloud, running
@@ -573,7 +575,7 @@ def main() -> int:
     try:
         tools = prepare(kernels, args.kvm)
     except HarnessError as e:
-        raise SystemExit(f"kernels: preparing the host failed: {e}")
+        raise SystemExit(f"kernels: preparing the host failed: {e}") from e
     results = {}
     for kernel in kernels:
         results[kernel.name] = check_kernel(kernel, args, tools)

@@ -67,8 +67,8 @@ def module_records(log: Path, module: str) -> dict[tuple[int, str], dict[str, fl
     names = report.name_records
     out: dict[tuple[int, str], dict[str, float]] = {}
     for r in report.records.get(module, []):
-        row = dict(zip(counter_names(module), (int(v) for v in r["counters"])))
-        row.update(zip(fcounter_names(module), (float(v) for v in r["fcounters"])))
+        row = dict(zip(counter_names(module), (int(v) for v in r["counters"]), strict=True))
+        row.update(zip(fcounter_names(module), (float(v) for v in r["fcounters"]), strict=True))
         out[(int(r["rank"]), names[r["id"]])] = row
     return out
 

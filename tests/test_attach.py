@@ -3,11 +3,11 @@ through the fd it opened before (named and positioned by the kernel)."""
 
 from __future__ import annotations
 
-import pytest
-
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from conftest import assert_counters, posix
 from ebpf_darshan.darshan import read_log

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from ebpf_darshan import bpf_layout as L
+
 pytest.importorskip("ebpf_darshan._shim", reason="the BPF extension is not built (make setup)")
 from ebpf_darshan.binding import object_path
 from ebpf_darshan.layers.catalog import ALL_LAYERS

@@ -31,6 +31,7 @@ from ebpf_darshan import bpf_layout as L
 from ebpf_darshan.cli.daemon import POLL_MS
 from ebpf_darshan.darshan import read_log
 from ebpf_darshan.names import PathFilter
+
 pytest.importorskip("ebpf_darshan._shim", reason="the BPF extension is not built (make setup)")
 from ebpf_darshan.node.logs import obfuscated
 from ebpf_darshan.node.recorder import NodeOptions, NodeRecorder
@@ -204,7 +205,8 @@ def test_heatmaps_of_a_job_started_twice(daemon: Daemon, users: list[User],
         steps.append(users[0].run(["sh", "-c", f"dd if=/dev/zero of={name} bs=100 "
                                    f"count={count} status=none; read x < {fifo} || true"],
                                   cwd=workdir, env=env))
-        wait_for(lambda: job_with_file(daemon.query(None), name), f"the step writing {name}")
+        wait_for(lambda name=name: job_with_file(daemon.query(None), name),
+                 f"the step writing {name}")
         time.sleep(0.6)
     fifo.write_text("\n")
     assert [step.wait(WAIT_S) for step in steps] == [0, 0]
@@ -259,8 +261,9 @@ def test_two_users_jobs_logs_and_query(daemon: Daemon, users: list[User], workdi
         go.write_text("\n")
     job1.wait(WAIT_S)
     job2.wait(WAIT_S)
-    for user, name, expected in ((one, "one.dat", {"POSIX_WRITES": 8, "POSIX_BYTES_WRITTEN": 32768}),
-                                 (two, "two.dat", {"POSIX_WRITES": 3, "POSIX_BYTES_WRITTEN": 3000})):
+    for user, name, expected in (
+            (one, "one.dat", {"POSIX_WRITES": 8, "POSIX_BYTES_WRITTEN": 32768}),
+            (two, "two.dat", {"POSIX_WRITES": 3, "POSIX_BYTES_WRITTEN": 3000})):
         logs = daemon.logs_with(name)
         assert len(logs) == 1, logs
         log = logs[0]

@@ -52,7 +52,7 @@ def test_counter_names_equal_pydarshan():
     for module in M.FIXED_MODULES:
         assert M.counter_names(module) == backend.counter_names(module), module
         assert M.fcounter_names(module) == backend.fcounter_names(module), module
-    assert M.LUSTRE_COMP_COUNTERS == backend.counter_names("LUSTRE_COMP")
+    assert backend.counter_names("LUSTRE_COMP") == M.LUSTRE_COMP_COUNTERS
     assert set(M.FIXED_MODULES) == {"POSIX", "MPI-IO", "STDIO", "H5F", "H5D",
                                     "PNETCDF_FILE", "PNETCDF_VAR"}
 
@@ -110,7 +110,8 @@ def _heatmap(name: str, rank: int, scale: int) -> D.HeatmapRecord:
 
 def _segments(rows: list[tuple[int, int, float, float]]) -> np.ndarray:
     segs = np.zeros(len(rows), dtype=M.DXT_SEGMENT)
-    for field, values in zip(("offset", "length", "start_time", "end_time"), zip(*rows)):
+    columns = zip(*rows, strict=True)
+    for field, values in zip(("offset", "length", "start_time", "end_time"), columns, strict=True):
         segs[field] = values
     return segs
 
@@ -169,7 +170,7 @@ def test_round_trip_records(written):
         np.testing.assert_array_equal(back.records[module], records)
     assert [(h.id, h.rank, h.bin_width) for h in back.heatmaps] == \
         [(h.id, h.rank, h.bin_width) for h in log.heatmaps]
-    for a, b in zip(back.heatmaps, log.heatmaps):
+    for a, b in zip(back.heatmaps, log.heatmaps, strict=True):
         np.testing.assert_array_equal(a.write_bins, b.write_bins)
         np.testing.assert_array_equal(a.read_bins, b.read_bins)
     (dxt,), (ref,) = back.dxt["DXT_POSIX"], log.dxt["DXT_POSIX"]
@@ -220,7 +221,7 @@ def test_pydarshan_reads_written_log(written):
     for module in ("POSIX", "STDIO"):
         theirs = report.records[module].to_numpy()
         assert len(theirs) == len(log.records[module])
-        for a, b in zip(log.records[module], theirs):
+        for a, b in zip(log.records[module], theirs, strict=True):
             assert (int(a["id"]), int(a["rank"])) == (b["id"], b["rank"])
             np.testing.assert_array_equal(a["counters"], b["counters"])
             np.testing.assert_array_equal(a["fcounters"], b["fcounters"])
@@ -398,7 +399,7 @@ def test_damaged_logs(written, tmp_path):
     _, path = written
     data = path.read_bytes()
     header = np.frombuffer(data, dtype=M.HEADER, count=1)[0]
-    posix_off, posix_len = (int(x) for x in header["mod_map"][M.MODULE_IDS["POSIX"]])
+    posix_off, _ = (int(x) for x in header["mod_map"][M.MODULE_IDS["POSIX"]])
     damaged = tmp_path / "damaged.darshan"
     cases = [
         (b"", "empty"),

@@ -78,7 +78,7 @@ def test_fixed_records(pair):
         theirs = report.records[module].to_numpy()
         mine = _named(log, log.records[module])
         assert len(mine) == len(theirs) > 0
-        for a, b in zip(mine, theirs):
+        for a, b in zip(mine, theirs, strict=True):
             assert int(a["id"]) == b["id"] and int(a["rank"]) == b["rank"]
             np.testing.assert_array_equal(a["counters"], b["counters"])
             np.testing.assert_array_equal(a["fcounters"], b["fcounters"])
@@ -94,7 +94,7 @@ def test_dxt_records(pair):
         theirs = report.records[module].to_numpy()
         mine = _named(log, log.dxt[module])
         assert len(mine) == len(theirs) > 0
-        for a, b in zip(mine, theirs):
+        for a, b in zip(mine, theirs, strict=True):
             assert (a.id, a.rank, a.hostname) == (b["id"], b["rank"], b["hostname"])
             for kind in ("write", "read"):
                 segs, ref = getattr(a, f"{kind}_segments"), b[f"{kind}_segments"]
@@ -111,9 +111,9 @@ def test_lustre_records(pair):
     theirs = report.records["LUSTRE"].to_numpy()
     mine = _named(log, log.lustre)
     assert len(mine) == len(theirs) > 0
-    for a, b in zip(mine, theirs):
+    for a, b in zip(mine, theirs, strict=True):
         assert (a.id, a.rank, len(a.components)) == (b["id"], b["rank"], len(b["components"]))
-        for c, d in zip(a.components, b["components"]):
+        for c, d in zip(a.components, b["components"], strict=True):
             np.testing.assert_array_equal(c.counters, d["counters"])
             np.testing.assert_array_equal(c.ost_ids, d["ost_ids"])
             assert c.pool_name == d["pool_name"]

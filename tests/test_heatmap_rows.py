@@ -37,7 +37,7 @@ def test_row_layout_gives_darshans_collapsed_bins(end_s: float) -> None:
     end_ns = int(end_s * 1e9)
     # times a microsecond off any bin edge, so float and integer binning agree
     ops = [(int(t) // 1000 * 1000 + 1000, int(n)) for t, n in
-           zip(rng.integers(0, end_ns - 2000, 500), rng.integers(1, 1 << 20, 500))]
+           zip(rng.integers(0, end_ns - 2000, 500), rng.integers(1, 1 << 20, 500), strict=True)]
     rows = np.zeros(L.HEATMAP_APIS, dtype=L.heatmap_row)
     for t, nbytes in ops:
         assert spread(rows["bins"][L.HEATMAP_POSIX], True, nbytes, t, t)

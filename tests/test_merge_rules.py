@@ -28,5 +28,6 @@ def test_merged_heatmaps_move_to_the_job_time_base() -> None:
 
 
 def test_merge_of_a_missing_log_is_one_line(tmp_path: Path) -> None:
-    done = ebpf_darshan("merge", "-o", str(tmp_path / "x.darshan"), str(tmp_path / "none"))
-    assert (done.returncode, done.stderr) == (1, f"ebpf-darshan: {tmp_path / 'none'}: no such file\n")
+    missing = tmp_path / "none"
+    done = ebpf_darshan("merge", "-o", str(tmp_path / "x.darshan"), str(missing))
+    assert (done.returncode, done.stderr) == (1, f"ebpf-darshan: {missing}: no such file\n")

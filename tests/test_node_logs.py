@@ -76,7 +76,7 @@ def two_nodes(mpi_bins: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[
         subprocess.run(mpirun(NPROCS, "sh", "-c", enter), check=True, timeout=60)
         logs = {r.log.stem: r.finish() for r in recorders}
     finally:
-        for node in nodes + [job_cgroup]:
+        for node in [*nodes, job_cgroup]:
             node.rmdir()
     return {**logs, "data": data}
 

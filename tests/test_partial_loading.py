@@ -13,6 +13,7 @@ import darshan
 import pytest
 
 from conftest import objects_with, posix, record
+
 pytest.importorskip("ebpf_darshan._shim", reason="the BPF extension is not built (make setup)")
 from ebpf_darshan.binding import BpfObject, VerifierRejection
 

@@ -3,18 +3,19 @@ library copies they map (proc_maps.py), in the real kernel."""
 
 from __future__ import annotations
 
-import pytest
-
 import os
 import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from ebpf_darshan import bpf_layout as L
 from ebpf_darshan.launch import HeldCommand
 from ebpf_darshan.names import PathFilter
 from ebpf_darshan.proc_maps import mapped_executables
 from ebpf_darshan.recorder import Recording, run
+
 pytest.importorskip("ebpf_darshan._shim", reason="the BPF extension is not built (make setup)")
 from ebpf_darshan.tracer import Tracer, TracerOptions
 

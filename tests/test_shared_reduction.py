@@ -13,7 +13,7 @@ from ebpf_darshan.shared_reduction import combine_same_file, reduce_shared
 def make(module: str, rows: list[tuple[int, int, dict[str, float]]]) -> np.ndarray:
     """Records of module from (id, rank, {counter: value})."""
     out = np.zeros(len(rows), dtype=M.record_dtype(module))
-    for rec, (rid, rank, values) in zip(out, rows):
+    for rec, (rid, rank, values) in zip(out, rows, strict=True):
         rec["id"], rec["rank"] = rid, rank
         for name, value in values.items():
             field = "fcounters" if "_F_" in name else "counters"

@@ -4,12 +4,11 @@ again in POSIX; probes reach forked and exec'd children before they run."""
 
 from __future__ import annotations
 
-import pytest
-
 import subprocess
 from pathlib import Path
 
 import darshan
+import pytest
 from darshan.backend.cffi_backend import counter_names, fcounter_names
 
 from conftest import assert_counters, posix, record
@@ -23,8 +22,9 @@ def stdio(log: Path) -> dict[tuple[int, str], dict[str, float]]:
     names = report.name_records
     out: dict[tuple[int, str], dict[str, float]] = {}
     for r in report.records.get("STDIO", []):
-        row: dict[str, float] = dict(zip(counter_names("STDIO"), (int(v) for v in r["counters"])))
-        row.update(zip(fcounter_names("STDIO"), (float(v) for v in r["fcounters"])))
+        row: dict[str, float] = dict(zip(counter_names("STDIO"),
+                                         (int(v) for v in r["counters"]), strict=True))
+        row.update(zip(fcounter_names("STDIO"), (float(v) for v in r["fcounters"]), strict=True))
         out[(int(r["rank"]), names[r["id"]])] = row
     return out
 

@@ -13,13 +13,21 @@ import darshan
 import numpy as np
 import pytest
 
-from conftest import assert_counters, ebpf_darshan, heatmap_bytes, module_bytes, mpirun, \
-    posix, record
+from conftest import (
+    assert_counters,
+    ebpf_darshan,
+    heatmap_bytes,
+    module_bytes,
+    mpirun,
+    posix,
+    record,
+)
 from ebpf_darshan import bpf_layout as L
 from ebpf_darshan.heatmap import row_bin, spread
 from ebpf_darshan.launch import HeldCommand
 from ebpf_darshan.names import PathFilter
 from ebpf_darshan.recorder import Recording
+
 pytest.importorskip("ebpf_darshan._shim", reason="the BPF extension is not built (make setup)")
 from ebpf_darshan.tracer import Tracer, TracerOptions
 
@@ -58,7 +66,7 @@ def test_dxt_segments_are_exact(bins: Path, tmp_path: Path) -> None:
     (write_starts, write_ends), (read_starts, read_ends) = (
         times(trace["write_segments"]), times(trace["read_segments"]))
     for starts, ends in ((write_starts, write_ends), (read_starts, read_ends)):
-        assert (0 < starts).all() and (starts <= ends).all() and (ends < run_time).all()
+        assert (starts > 0).all() and (starts <= ends).all() and (ends < run_time).all()
         assert (np.diff(starts) > 0).all()
     assert write_ends.max() < read_starts.min()
 
@@ -180,7 +188,7 @@ def test_heatmap_bins_in_time(bins: Path, tmp_path: Path) -> None:
     expected = np.zeros(len(writes), dtype=np.int64)
     starts, ends = times(dxt(log)[(0, str(out))]["write_segments"])
     assert list(ends - starts < 0.001) == [True, True]  # too short to straddle two bins
-    for start, nbytes in zip(starts, (1000, 2000)):
+    for start, nbytes in zip(starts, (1000, 2000), strict=True):
         expected[int(start / 0.1)] += nbytes
     assert list(writes) == list(expected) and int(starts[1] / 0.1) >= int(starts[0] / 0.1) + 2
     assert heatmap.to_df(ops=["read"]).to_numpy().sum() == 0

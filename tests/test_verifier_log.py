@@ -2,15 +2,15 @@
 
 from ebpf_darshan.verifier_log import combined_stack, parse
 
-REFUSED = """combined stack size of 3 calls is 528. Too large
-verification time 1234567 usec
-stack depth 408+0+80+24+0+64
-processed 494525 insns (limit 1000000) max_states_per_insn 12 total_states 1 peak_states 1 mark_read 1
-"""
-VERIFIED = """verification time 100 usec
-stack depth 192+0+64+24
-processed 162947 insns (limit 1000000) max_states_per_insn 95 total_states 11691 peak_states 1737 mark_read 0
-"""
+REFUSED = ("combined stack size of 3 calls is 528. Too large\n"
+           "verification time 1234567 usec\n"
+           "stack depth 408+0+80+24+0+64\n"
+           "processed 494525 insns (limit 1000000) max_states_per_insn 12 total_states 1 "
+           "peak_states 1 mark_read 1\n")
+VERIFIED = ("verification time 100 usec\n"
+            "stack depth 192+0+64+24\n"
+            "processed 162947 insns (limit 1000000) max_states_per_insn 95 total_states 11691 "
+            "peak_states 1737 mark_read 0\n")
 
 
 def test_a_refusal_gives_its_reason_and_counts() -> None:

@@ -120,7 +120,7 @@ def start_tracer(options: TracerOptions) -> Tracer:
     except BpfError as e:
         if os.environ.get("EBPF_DARSHAN_DEBUG"):
             print(e.log, file=sys.stderr)
-        raise RecordError(f"cannot start BPF tracing: {e.describe()}")
+        raise RecordError(f"cannot start BPF tracing: {e.describe()}") from e
     for part in tracer.off:
         print(f"ebpf-darshan: warning: {part.line()}", file=sys.stderr)
     return tracer
@@ -175,7 +175,7 @@ def _session(options: RecordOptions, tracer_options: TracerOptions,
         write_log(path, log, mode=0o600)
         os.chown(path, uid, gid)
     except OSError as e:
-        raise RecordError(f"cannot write the log {path}: {e.strerror or e}")
+        raise RecordError(f"cannot write the log {path}: {e.strerror or e}") from e
     return Recorded(path, ran.exit_code, bool(log.partial_flag), off_lines)
 
 
@@ -318,5 +318,5 @@ def _with_output(options: RecordOptions | None, output: str | Path | None) -> Re
     return options
 
 
-__all__ = ["RecordError", "RecordOptions", "Recorded", "attach", "record", "recording",
-           "record_scope_of"]
+__all__ = ["RecordError", "RecordOptions", "Recorded", "attach", "record", "record_scope_of",
+           "recording"]

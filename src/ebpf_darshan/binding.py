@@ -55,11 +55,16 @@ class VerifierRejection(BpfError):
 
 
 def _libbpf_log() -> str:
-    return ffi.string(lib.edb_libbpf_log()).decode(errors="replace")
+    log: bytes = ffi.string(lib.edb_libbpf_log())
+    return log.decode(errors="replace")
 
 
-def _text(c_string) -> str:
-    return ffi.string(c_string).decode(errors="replace") if c_string != ffi.NULL else ""
+def _text(c_string: object) -> str:
+    """A C string (cffi `char *`) the shim returned; "" for NULL."""
+    if c_string == ffi.NULL:
+        return ""
+    text: bytes = ffi.string(c_string)
+    return text.decode(errors="replace")
 
 
 # Calls between a program's functions read back at most (a program has a
@@ -135,14 +140,14 @@ class BpfObject:
     def prog_fd(self, prog_name: str) -> int:
         return _check(lib.edb_prog_fd(self._obj, prog_name.encode()))
 
-    def set_const(self, name: str, value: np.generic) -> None:
+    def set_const(self, name: str, value: np.generic | np.ndarray) -> None:
         data = np.asarray(value).tobytes()
         _check(lib.edb_set_const(self._obj, name.encode(), data, len(data)))
 
     def resize_map(self, map_name: str, max_entries: int) -> None:
         _check(lib.edb_resize_map(self._obj, map_name.encode(), max_entries))
 
-    def share_map(self, map_name: str, owner: "BpfObject") -> None:
+    def share_map(self, map_name: str, owner: BpfObject) -> None:
         """Use owner's copy of map_name instead of our own."""
         _check(lib.edb_share_map(self._obj, map_name.encode(), owner.map_fd(map_name)))
 
@@ -185,7 +190,7 @@ class BpfObject:
         _check(lib.edb_use_uprobe_multi(self._obj))
 
     def attach_uprobes(self, program: str, pid: int, path: str, offsets: list[int],
-                       cookies: list[int], *, retprobe: bool = False) -> "UprobeLink":
+                       cookies: list[int], *, retprobe: bool = False) -> UprobeLink:
         """Run `program` when process pid reaches the functions at file
         offsets `offsets` of the library at path (at their return, with
         retprobe); bpf_get_attach_cookie() gives it the matching cookie.

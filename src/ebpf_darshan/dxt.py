@@ -8,8 +8,7 @@ import socket
 import numpy as np
 
 from . import bpf_layout as L
-from .darshan import DxtRecord, record_id
-from .darshan import modules as M
+from .darshan import DxtRecord, modules as M, record_id
 
 DXT_MODULES = {L.DARSHAN_POSIX_MOD: "DXT_POSIX", L.DARSHAN_MPIIO_MOD: "DXT_MPIIO"}
 NS_PER_S = 1e9
@@ -39,10 +38,11 @@ def owner_index(segments: np.ndarray, owners: Owners,
     high, low = high[order], low[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = (high[1:] != high[:-1]) | (low[1:] != low[:-1])
-    where = {owner: i for i, owner in enumerate(groups)}
+    # a segment without owner (None) gets -1
+    where: dict[tuple[int, str] | None, int] = {owner: i for i, owner in enumerate(groups)}
     lut = np.array([where.get(owners.get((int(h >> np.uint64(32)), int(h & np.uint64(0xFFFFFFFF)),
                                           int(i))), -1)
-                    for h, i in zip(high[first], low[first])], dtype=np.int64)
+                    for h, i in zip(high[first], low[first], strict=True)], dtype=np.int64)
     group = np.empty(len(order), dtype=np.int64)
     group[order] = lut[np.cumsum(first) - 1]
     return group

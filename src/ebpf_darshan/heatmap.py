@@ -14,8 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import bpf_layout as L
-from .darshan import HeatmapRecord, record_id
-from .darshan import modules as M
+from .darshan import HeatmapRecord, modules as M, record_id
 
 HALF = L.HEATMAP_BINS // 2
 # Darshan module id of a segment -> its heatmap API (row index)
@@ -27,7 +26,7 @@ def heatmap_name(api: int) -> str:
     return f"heatmap:{M.HEATMAP_APIS[api]}"
 
 
-def _bin_start_tenths(b: np.ndarray) -> np.ndarray:
+def _bin_start_tenths(b: int | np.ndarray) -> np.ndarray:
     """Start of row bins, in units of Darshan's initial 0.1 s width."""
     b = np.asarray(b, dtype=np.int64)
     level = np.where(b < L.HEATMAP_BINS, 0, (b - L.HEATMAP_BINS) // HALF + 1)
@@ -199,6 +198,6 @@ def expand_rows(places: np.ndarray, values: np.ndarray) -> np.ndarray:
     rows = np.zeros(L.HEATMAP_APIS, dtype=L.heatmap_row)
     flat = np.zeros(2 * rows["bins"].size, dtype=np.uint64)
     flat[places] = values
-    for op, half in zip(("read", "write"), np.split(flat, 2)):
+    for op, half in zip(("read", "write"), np.split(flat, 2), strict=True):
         rows["bins"][op] = half.reshape(rows["bins"].shape)
     return rows

@@ -3,6 +3,7 @@ and pass it the signals the recorder receives."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -27,7 +28,6 @@ def _exec(argv: list[str]) -> int:
     except OSError as e:
         os.write(2, f"ebpf-darshan: {argv[0]}: {e.strerror}\n".encode())
         return EXIT_NOT_FOUND if e.errno == errno.ENOENT else EXIT_NOT_EXECUTABLE
-    return EXIT_NOT_EXECUTABLE
 
 
 def _child(argv: list[str], gate: int) -> None:
@@ -63,7 +63,7 @@ class HeldCommand:
     status: int | None = None
 
     @classmethod
-    def start(cls, argv: list[str]) -> "HeldCommand":
+    def start(cls, argv: list[str]) -> HeldCommand:
         read_end, write_end = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -92,10 +92,8 @@ class HeldCommand:
     def _forward(self, signum: int, _frame: object) -> None:
         if signum == signal.SIGINT and _signal_came_from_terminal():
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signum)
-        except ProcessLookupError:
-            pass
 
     def poll(self) -> bool:
         """True once the command has ended."""

@@ -30,4 +30,4 @@ def totals(values: np.ndarray) -> np.ndarray:
 def as_dict(row: np.ndarray) -> dict[str, float | int]:
     """A totals() row (or a sum of rows) as JSON-ready numbers."""
     return {name: (round(float(v), 6) if name.endswith("seconds") else int(v))
-            for name, v in zip(FIELDS, row)}
+            for name, v in zip(FIELDS, row, strict=True)}

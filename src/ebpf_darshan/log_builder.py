@@ -7,14 +7,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import __version__
-from . import bpf_layout as L
-from . import posix_records as P
+from . import __version__, bpf_layout as L, posix_records as P
 from .darshan import Job, Log, record_id
 from .darshan.modules import MODULE_IDS
 from .dxt import Owners
-from .layers.base import LayerResult
 from .job import job_id
+from .layers.base import LayerResult
 from .ranks import Ranks, assign_ranks
 from .recorder import Recording
 from .shared_reduction import RULES, combine_same_file, reduce_shared
@@ -36,21 +34,24 @@ class JobFacts:
 
 def _unnamed(key: np.void) -> str:
     """A record whose name event was lost keeps its data under this name."""
-    return f"<ebpf-darshan:unnamed dev={int(key['dev']) >> 20}:{int(key['dev']) & 0xfffff} ino={int(key['ino'])}>"
+    dev = int(key["dev"])
+    return f"<ebpf-darshan:unnamed dev={dev >> 20}:{dev & 0xfffff} ino={int(key['ino'])}>"
 
 
 def _named_records(rec: Recording, keys: np.ndarray, values: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, list[str], int]:
     """The kernel records that count, with their names."""
-    names = [rec.names.get((int(k["proc"]), int(k["dev"]), int(k["ino"]))) for k in keys]
+    names: list[str] = []
     unnamed = 0
-    for i, name in enumerate(names):
+    for k in keys:
+        name = rec.names.get((int(k["proc"]), int(k["dev"]), int(k["ino"])))
         if name is None:
-            names[i] = _unnamed(keys[i])
+            name = _unnamed(k)
             unnamed += 1
+        names.append(name)
     keep = np.array([(v["flags"] & L.RECORD_EXCLUDED) == 0 and not rec.path_filter.excluded(n)
-                     for v, n in zip(values, names)], dtype=bool)
-    kept_names = [n for n, k in zip(names, keep) if k]
+                     for v, n in zip(values, names, strict=True)], dtype=bool)
+    kept_names = [n for n, k in zip(names, keep, strict=True) if k]
     return keys[keep], values[keep], kept_names, unnamed
 
 
@@ -109,11 +110,11 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
     is_rank = np.array([int(p) in ranks.rank_of for p in keys["proc"]], dtype=bool)
     launcher_records = int((~is_rank).sum())
     keys, values = keys[is_rank], values[is_rank]
-    names = [n for n, keep in zip(names, is_rank) if keep]
+    names = [n for n, keep in zip(names, is_rank, strict=True) if keep]
     ids = np.array([record_id(n) for n in names], dtype=np.uint64)
     rank_arr = np.array([ranks.rank_of[int(p)] for p in keys["proc"]], dtype=np.int64)
     converted = P.from_kernel(values, ids, rank_arr, rec.start_ktime)
-    name_table = dict(zip((int(i) for i in ids), names))
+    name_table = dict(zip((int(i) for i in ids), names, strict=True))
 
     same_file = np.zeros(len(converted), dtype=[("rank", "<i8"), ("id", "<u8")])
     same_file["rank"], same_file["id"] = rank_arr, ids
@@ -128,11 +129,11 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
     layer_rank_of = {**{p: LAUNCHER_RANK for p in ranks.launchers}, **ranks.rank_of}
     owners: dict[int, Owners] = {L.DARSHAN_POSIX_MOD: {
         (int(k["proc"]), int(k["dev"]), int(k["ino"])): (ranks.rank_of[int(k["proc"])], name)
-        for k, name in zip(keys, names)}}
+        for k, name in zip(keys, names, strict=True)}}
     for result in layers:
         out = result.records(rec, layer_rank_of)
-        for module, mine in out.owners.items():
-            owners.setdefault(module, {}).update(
+        for module_id, mine in out.owners.items():
+            owners.setdefault(module_id, {}).update(
                 (k, owner) for k, owner in mine.items() if owner[0] != LAUNCHER_RANK)
         for module, recs in out.modules.items():
             launcher = recs["rank"] == LAUNCHER_RANK
@@ -168,7 +169,8 @@ def build_log(rec: Recording, keys: np.ndarray, values: np.ndarray, health: np.n
                  extra_mmap_dirtied_bytes=int(values["mmap_dirtied_bytes"].sum()))
     metadata.update({k: str(v) for k, v in extra.items() if v > 0})
     if rec.env_truncated:
-        metadata["env_truncated"] = f"{rec.env_truncated} environments longer than {L.ENV_COPY_MAX} bytes"
+        metadata["env_truncated"] = (f"{rec.env_truncated} environments longer than "
+                                     f"{L.ENV_COPY_MAX} bytes")
     # The ranks' batch job id, when the recorder runs outside the job.
     name, _, value = ranks.job_key.partition("=")
     job = Job(uid=facts.uid, start_ns=rec.start_epoch_ns, end_ns=rec.end_epoch_ns,

@@ -135,8 +135,8 @@ def merge_logs(logs: list[tuple[str, Log]], shared_reduction: bool = True) -> Lo
         shift = (log.job.start_ns - start) / 1e9
         for module, recs in log.records.items():
             records.setdefault(module, []).append(_rebased(recs, module, shift))
-        for module, recs in log.dxt.items():
-            dxt.setdefault(module, []).extend(_rebased_dxt(r, shift) for r in recs)
+        for module, dxt_recs in log.dxt.items():
+            dxt.setdefault(module, []).extend(_rebased_dxt(r, shift) for r in dxt_recs)
         heatmaps.append((log.job.start_ns - start, log.heatmaps))
         for rid, name in log.names.items():
             names.setdefault(rid, name)
@@ -151,5 +151,5 @@ def merge_logs(logs: list[tuple[str, Log]], shared_reduction: bool = True) -> Lo
         merged[module] = recs
     job = Job(uid=first.uid, start_ns=start, end_ns=end, nprocs=first.nprocs, jobid=first.jobid,
               metadata=_metadata(logs, reduce), exe=first.exe, mounts=mounts)
-    return Log(job=job, names=names, records=merged, heatmaps=rebased_heatmaps(heatmaps, end - start),
-               dxt=dxt, partial_flag=partial)
+    return Log(job=job, names=names, records=merged,
+               heatmaps=rebased_heatmaps(heatmaps, end - start), dxt=dxt, partial_flag=partial)

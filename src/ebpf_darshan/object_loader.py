@@ -9,7 +9,7 @@ The caller learns what was given up and why."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -40,7 +40,7 @@ class Loaded:
     programs_off: dict[str, str] = field(default_factory=dict)
 
 
-def set_consts(obj: BpfObject, consts: dict[str, np.generic]) -> None:
+def set_consts(obj: BpfObject, consts: Mapping[str, np.generic | np.ndarray]) -> None:
     """Set the constants the object has; objects share settings by name."""
     for name, value in consts.items():
         if obj.has_const(name):

@@ -36,7 +36,7 @@ RANK_VARIABLES: tuple[tuple[str, str], ...] = (
 )
 # What identifies one job across nodes, most specific first: the batch
 # system's job id, else the MPI launcher's job namespace.
-JOB_KEY_VARIABLES = JOBID_VARIABLES + ("PMIX_NAMESPACE", "OMPI_MCA_ess_base_jobid")
+JOB_KEY_VARIABLES = (*JOBID_VARIABLES, "PMIX_NAMESPACE", "OMPI_MCA_ess_base_jobid")
 KEPT_VARIABLES = frozenset(v for pair in RANK_VARIABLES for v in pair if v) | frozenset(
     JOB_KEY_VARIABLES)
 
@@ -91,16 +91,18 @@ class Ranks:
 def assign_ranks(environs: dict[int, dict[str, str]], with_io: list[int]) -> Ranks:
     """Ranks for the traced processes whose environments we know (environs,
     by process index) among those that did I/O (with_io, in creation order)."""
-    for rank_var, size_var in RANK_VARIABLES:
-        carriers = {p: env for p, env in environs.items() if _rank(env, rank_var) is not None}
-        if carriers:
+    for variables in RANK_VARIABLES:
+        rank_in = {p: r for p, env in environs.items()
+                   if (r := _rank(env, variables[0])) is not None}
+        if rank_in:
             break
     else:
         return Ranks({p: r for r, p in enumerate(with_io)}, max(len(with_io), 1))
-    rank_of = {p: _rank(carriers[p], rank_var) for p in with_io if p in carriers}
-    ranks = [_rank(env, rank_var) for env in carriers.values()]
+    rank_var, size_var = variables
+    carriers = {p: environs[p] for p in rank_in}
+    rank_of = {p: rank_in[p] for p in with_io if p in rank_in}
     sizes = [s for env in carriers.values() if (s := _integer(env.get(size_var))) is not None]
-    nprocs = max(sizes + [max(ranks) + 1])
+    nprocs = max([*sizes, max(rank_in.values()) + 1])
     first = carriers[min(carriers)]
     job_key = next((f"{v}={first[v]}" for v in JOB_KEY_VARIABLES if v in first), "")
     launchers = {p for p in with_io if p not in carriers}

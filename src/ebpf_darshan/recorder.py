@@ -3,6 +3,7 @@ the renames they did, gathered from the event stream while it runs."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -85,10 +86,8 @@ class CommandTracing(EventSource, Protocol):
 
 def release(pid: int) -> None:
     """Let a held process run on."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGCONT)
-    except ProcessLookupError:
-        pass
 
 
 @dataclass
@@ -183,9 +182,8 @@ class Recording:
                 self.procs[proc].exe = printable(path.decode(errors="surrogateescape"))
                 self.procs[proc].environ = parse_environ(walk)
                 self.env_truncated += int(ev["walk_truncated"])
-        elif kind == L.EV_EXIT:
-            if proc in self.procs:
-                self.procs[proc].ended_ns = int(ev["end_ns"])
+        elif kind == L.EV_EXIT and proc in self.procs:
+            self.procs[proc].ended_ns = int(ev["end_ns"])
         self._notify(kind, proc, int(ev["pid"]), bool(ev["held"]))
 
     def _retire(self, ev: np.void, raw: bytes, tracer: EventSource) -> None:
@@ -194,8 +192,9 @@ class Recording:
         entry the new file's record may have taken meanwhile)."""
         moved = np.frombuffer(raw[EVENT_HEADER:EVENT_HEADER + L.file_key.itemsize],
                               dtype=L.file_key)[0]
-        old = tuple(int(ev["key"][f]) for f in ("proc", "dev", "ino"))
-        new = tuple(int(moved[f]) for f in ("proc", "dev", "ino"))
+        key = ev["key"]
+        old = (int(key["proc"]), int(key["dev"]), int(key["ino"]))
+        new = (int(moved["proc"]), int(moved["dev"]), int(moved["ino"]))
         self.retirements.append(Retirement(old, new, int(ev["start_ns"])))
         name = self.names.pop(old, None)
         if name is not None:

@@ -219,7 +219,7 @@ class CgroupScope(Scope):
         try:
             self._id = os.stat(self.path).st_ino  # a cgroup v2 id is its directory's inode
         except OSError as e:
-            raise ScopeError(f"--cgroup {self.path}: {e.strerror}")
+            raise ScopeError(f"--cgroup {self.path}: {e.strerror}") from e
         if not (self.path / "cgroup.events").exists():  # only cgroup v2 has it
             raise ScopeError(f"--cgroup {self.path}: not a cgroup v2 directory")
         if os.getpid() in self.running():

@@ -122,7 +122,7 @@ def _combine(records: np.ndarray, starts: np.ndarray, rules: Rules) -> np.ndarra
     rank counters and rank float counters zero."""
     n = len(records)
     ints, floats = records["counters"], records["fcounters"]
-    out = records[starts].copy()
+    out: np.ndarray = records[starts].copy()
     counters = np.add.reduceat(ints, starts, axis=0)
     if rules.max_counters:
         counters[:, rules.max_counters] = np.maximum.reduceat(ints[:, rules.max_counters],
@@ -131,7 +131,8 @@ def _combine(records: np.ndarray, starts: np.ndarray, rules: Rules) -> np.ndarra
         picked = ints[:, rules.one_input]
         first = _first_where(picked != 0, starts)
         cols = np.arange(len(rules.one_input))
-        counters[:, rules.one_input] = np.where(first < n, picked[np.minimum(first, n - 1), cols], 0)
+        at_first = picked[np.minimum(first, n - 1), cols]
+        counters[:, rules.one_input] = np.where(first < n, at_first, 0)
     if rules.clamp_negative:
         ops = counters[:, rules.clamp_negative]
         counters[:, rules.clamp_negative] = np.where(ops < 0, -1, ops)

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import bpf_layout as L
-from .darshan import Log, record_id
-from .darshan import modules as M
+from .darshan import Log, modules as M, record_id
 from .dxt import DXT_MODULES, Owners, darshan_dxt
 from .heatmap import bin_pending, heatmap_name, job_heatmaps
 
@@ -39,7 +38,7 @@ def _partial_bit(module: str) -> int:
 def _kept(segments: np.ndarray, owners: dict[int, Owners]) -> np.ndarray:
     """The segments whose record is in the log."""
     keep = [(int(k["proc"]), int(k["dev"]), int(k["ino"])) in owners.get(int(m), {})
-            for k, m in zip(segments["key"], segments["module"])]
+            for k, m in zip(segments["key"], segments["module"], strict=True)]
     return segments[np.array(keep, dtype=bool)] if len(segments) else segments
 
 

@@ -3,6 +3,7 @@ the first traced process, drain events, read the counters out."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 from collections.abc import Callable
@@ -11,8 +12,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import bpf_layout as L
-from .binding import BPF_ANY, BPF_NOEXIST, BpfError, BpfObject, EventStream, \
-    MappedArray, map_delete, map_dump, map_lookup, map_update, queue_push, task_key
+from .binding import (
+    BPF_ANY,
+    BPF_NOEXIST,
+    BpfError,
+    BpfObject,
+    EventStream,
+    MappedArray,
+    map_delete,
+    map_dump,
+    map_lookup,
+    map_update,
+    queue_push,
+    task_key,
+)
 from .layers.base import LayerResult, LibraryLayer
 from .object_loader import Features, Loaded, load_object, set_consts
 from .timelines import KernelTimelines, OwnHeatmap
@@ -331,11 +344,9 @@ class Tracer:
     def accept_layer(self, key: np.void) -> None:
         """A library layer's record is not excluded: its bytes may enter the
         heatmap.  Full map: they reach it through user space instead."""
-        try:
+        with contextlib.suppress(BpfError):
             map_update(self._named_fd, np.array([key], dtype=L.file_key),
                        np.ones(1, dtype=np.uint8), BPF_ANY)
-        except BpfError:
-            pass
 
     def poll(self, timeout_ms: int) -> list[bytes]:
         assert self._events is not None
@@ -448,7 +459,7 @@ class Tracer:
     def extras(self) -> dict[str, int]:
         """Totals of the calls Darshan has no counter for."""
         values = _array_values(self._extras_fd, len(L.EXTRA_KEYS))
-        return {key: int(v) for key, v in zip(L.EXTRA_KEYS, values)}
+        return {key: int(v) for key, v in zip(L.EXTRA_KEYS, values, strict=True)}
 
     def close(self) -> None:
         if self._records is not None:

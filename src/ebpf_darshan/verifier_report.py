@@ -16,6 +16,7 @@ is non-zero when a program is refused or over budget.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -81,10 +82,8 @@ def _configure(obj: BpfObject, settings: dict[str, np.generic]) -> None:
         if obj.has_const(name):
             obj.set_const(name, value)
     for name, entries in SMALL_MAPS.items():
-        try:
+        with contextlib.suppress(BpfError):  # not a map of this object
             obj.resize_map(name, entries)
-        except BpfError:
-            pass  # not a map of this object
 
 
 def _load_alone(path: Path, program: str, settings: dict[str, np.generic]) -> ProgramResult:

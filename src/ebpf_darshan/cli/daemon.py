@@ -10,14 +10,19 @@ from pathlib import Path
 
 import numpy as np
 
+from ..api import check_system, start_tracer
 from ..node.query import DEFAULT_SOCKET, QueryServer
 from ..node.recorder import NodeOptions, NodeRecorder
 from ..node.snapshot import answer
 from ..tracer import TracerOptions
 from .errors import CliError
-from ..api import check_system, start_tracer
-from .tracer_args import add_heatmap_option, add_tracer_options, heatmap_options, \
-    path_filter_of, tracer_options
+from .tracer_args import (
+    add_heatmap_option,
+    add_tracer_options,
+    heatmap_options,
+    path_filter_of,
+    tracer_options,
+)
 
 POLL_MS = 100
 DEFAULT_EVENT_BUFFER_MB = 16
@@ -45,7 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="replace file names and commands by their hashes in logs, "
                    "query answers and metrics")
     p.add_argument("--query-socket", default=DEFAULT_SOCKET, metavar="PATH",
-                   help=f"unix socket for `ebpf-darshan query` and `top` (default {DEFAULT_SOCKET})")
+                   help="unix socket for `ebpf-darshan query` and `top` "
+                   f"(default {DEFAULT_SOCKET})")
     p.add_argument("--metrics-port", type=int, metavar="PORT",
                    help="serve Prometheus metrics on this port")
     p.add_argument("--metrics-address", default="127.0.0.1", metavar="ADDR",
@@ -83,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
                 serve_metrics(node, args.metrics_address, args.metrics_port,
                               args.metrics_max_jobs, args.metrics_files)
         except OSError as e:
-            raise CliError(f"cannot listen: {e.strerror or e}")
+            raise CliError(f"cannot listen: {e.strerror or e}") from e
         print(f"ebpf-darshan daemon: recording (query socket {args.query_socket})",
               file=sys.stderr, flush=True)
         while not stopping:

@@ -18,11 +18,11 @@ def read_log_file(path: str) -> Log:
     """A .darshan log, or a CliError saying in one line why it cannot be read."""
     try:
         return read_log(path)
-    except FileNotFoundError:
-        raise CliError(f"{path}: no such file")
-    except IsADirectoryError:
-        raise CliError(f"{path}: is a directory")
-    except PermissionError:
-        raise CliError(f"{path}: permission denied")
+    except FileNotFoundError as e:
+        raise CliError(f"{path}: no such file") from e
+    except IsADirectoryError as e:
+        raise CliError(f"{path}: is a directory") from e
+    except PermissionError as e:
+        raise CliError(f"{path}: permission denied") from e
     except LogFormatError as e:
-        raise CliError(f"{path}: {e}")
+        raise CliError(f"{path}: {e}") from e

@@ -23,10 +23,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         job = merge_logs(logs, shared_reduction=not args.no_shared_reduction)
     except MergeError as e:
-        raise CliError(str(e))
+        raise CliError(str(e)) from e
     out = Path(args.output)
     try:
         write_log(out, job)
     except OSError as e:
-        raise CliError(f"cannot write the log {out}: {e.strerror or e}")
+        raise CliError(f"cannot write the log {out}: {e.strerror or e}") from e
     return 0

@@ -4,9 +4,10 @@ daemon records (your own jobs; root sees all)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 
-from ..node.query import DEFAULT_SOCKET, ask
+from ..node.query import DEFAULT_SOCKET, JsonObject, ask
 from .errors import CliError
 
 
@@ -17,28 +18,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"the daemon's query socket (default {DEFAULT_SOCKET})")
 
 
-def fetch(path: str, request: dict) -> dict:
+def fetch(path: str, request: JsonObject) -> JsonObject:
     try:
         return ask(path, request)
-    except FileNotFoundError:
-        raise CliError(f"no daemon listens on {path} (start one: ebpf-darshan daemon)")
-    except PermissionError:
-        raise CliError(f"{path}: permission denied")
+    except FileNotFoundError as e:
+        raise CliError(f"no daemon listens on {path} (start one: ebpf-darshan daemon)") from e
+    except PermissionError as e:
+        raise CliError(f"{path}: permission denied") from e
     except (OSError, ValueError) as e:
-        raise CliError(f"{path}: no answer ({e})")
+        raise CliError(f"{path}: no answer ({e})") from e
 
 
 def run(args: argparse.Namespace) -> int:
     request = {} if args.job is None else {"job": args.job}
     snapshot = fetch(args.socket, request)
-    try:
+    with contextlib.suppress(BrokenPipeError):
         _show(snapshot, args.json)
-    except BrokenPipeError:
-        pass
     return 0
 
 
-def _show(snapshot: dict, as_json: bool) -> None:
+def _show(snapshot: JsonObject, as_json: bool) -> None:
     if as_json:
         print(json.dumps(snapshot, indent=1), flush=True)
         return

@@ -11,13 +11,18 @@ import signal
 import sys
 from pathlib import Path
 
-from ..api import RecordOptions, Recorded, record, record_scope_of
+from ..api import Recorded, RecordOptions, record, record_scope_of
 from ..layers.catalog import ALL_LAYERS
 from ..scope import CgroupScope, EnvScope, PidScope, Scope, ScopeError
 from ..tracer import TracerOptions
 from .errors import CliError
-from .tracer_args import add_layer_options, add_timeline_options, add_tracer_options, \
-    timeline_options, tracer_options
+from .tracer_args import (
+    add_layer_options,
+    add_timeline_options,
+    add_tracer_options,
+    timeline_options,
+    tracer_options,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,7 +62,7 @@ def _scope(args: argparse.Namespace) -> Scope | None:
         if args.jobid_env is not None:
             return EnvScope(assignment=args.jobid_env)
     except ScopeError as e:
-        raise CliError(str(e))
+        raise CliError(str(e)) from e
     return None
 
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
+from typing import Any
 
 from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
-from ..node.query import DEFAULT_SOCKET
+from ..node.query import DEFAULT_SOCKET, JsonObject
 from .query import fetch
 
 NAME_WIDTH = 32  # characters of a file's path shown
 ROWS = 15
 MIB = 1024 * 1024
+
+# A snapshot's processes or files: (job, pid or name) -> its counters so far.
+Rows = dict[tuple[str, Any], JsonObject]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,9 +32,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"the daemon's query socket (default {DEFAULT_SOCKET})")
 
 
-def _rows(snapshot: dict) -> tuple[dict, dict]:
+def _rows(snapshot: JsonObject) -> tuple[Rows, Rows]:
     """Cumulative counters keyed by process and by file."""
-    procs, files = {}, {}
+    procs: Rows = {}
+    files: Rows = {}
     for job in snapshot["jobs"]:
         for p in job["processes"]:
             procs[(job["job"], p["pid"])] = dict(p, job=job["job"], user=job["user"])
@@ -38,7 +44,7 @@ def _rows(snapshot: dict) -> tuple[dict, dict]:
     return procs, files
 
 
-def rates(before: dict, after: dict, seconds: float) -> list[dict]:
+def rates(before: Rows, after: Rows, seconds: float) -> list[JsonObject]:
     """Per-second rates between two snapshots of the same rows, busiest first."""
     out = []
     for key, row in after.items():
@@ -51,7 +57,8 @@ def rates(before: dict, after: dict, seconds: float) -> list[dict]:
     return out[:ROWS]
 
 
-def _table(title: str, first: str, rows: list[dict], label) -> Table:
+def _table(title: str, first: str, rows: list[JsonObject],
+           label: Callable[[JsonObject], str]) -> Table:
     table = Table(title=title, expand=True)
     for col in (first, "job", "user", "read MiB/s", "write MiB/s", "reads/s", "writes/s"):
         table.add_column(col, justify="left" if col in (first, "job", "user") else "right")
@@ -62,7 +69,7 @@ def _table(title: str, first: str, rows: list[dict], label) -> Table:
     return table
 
 
-def view(before: tuple[dict, dict], after: tuple[dict, dict], seconds: float) -> Group:
+def view(before: tuple[Rows, Rows], after: tuple[Rows, Rows], seconds: float) -> Group:
     return Group(
         _table("processes", "pid", rates(before[0], after[0], seconds),
                lambda r: f"{r['pid']} {r['exe'].rsplit('/', 1)[-1]}"),

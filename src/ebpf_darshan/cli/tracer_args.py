@@ -8,8 +8,14 @@ from dataclasses import replace
 from ..api import RecordOptions, path_filter
 from ..layers.catalog import ALL_LAYERS
 from ..names import PathFilter
-from ..tracer import DEFAULT_DXT_BUFFER_MB, DEFAULT_DXT_MAX_SEGMENTS, DEFAULT_EVENT_BUFFER_MB, \
-    DEFAULT_HEATMAP_PROCS, DEFAULT_MAX_RECORDS, TracerOptions
+from ..tracer import (
+    DEFAULT_DXT_BUFFER_MB,
+    DEFAULT_DXT_MAX_SEGMENTS,
+    DEFAULT_EVENT_BUFFER_MB,
+    DEFAULT_HEATMAP_PROCS,
+    DEFAULT_MAX_RECORDS,
+    TracerOptions,
+)
 from .errors import CliError
 
 

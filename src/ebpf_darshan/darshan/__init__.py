@@ -5,8 +5,7 @@ tested anywhere.
 """
 
 from . import modules
-from .log import (DxtRecord, HeatmapRecord, Job, Log, LustreComponent, LustreRecord,
-                  ModuleRegion)
+from .log import DxtRecord, HeatmapRecord, Job, Log, LustreComponent, LustreRecord, ModuleRegion
 from .reader import LogFormatError, decode_log, read_log
 from .record_hash import record_id
 from .text import format_log

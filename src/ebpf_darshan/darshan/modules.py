@@ -128,8 +128,8 @@ _VAR_KINDS = ("VAR", "VAR1", "VARA", "VARS", "VARM", "VARN")
 _PNETCDF_VAR = (
     _prefixed("PNETCDF_VAR", "OPENS INDEP_READS INDEP_WRITES COLL_READS COLL_WRITES NB_READS "
                              "NB_WRITES BYTES_READ BYTES_WRITTEN RW_SWITCHES")
-    + [f"PNETCDF_VAR_PUT_{k}" for k in _VAR_KINDS + ("VARD",)]
-    + [f"PNETCDF_VAR_GET_{k}" for k in _VAR_KINDS + ("VARD",)]
+    + [f"PNETCDF_VAR_PUT_{k}" for k in (*_VAR_KINDS, "VARD")]
+    + [f"PNETCDF_VAR_GET_{k}" for k in (*_VAR_KINDS, "VARD")]
     + [f"PNETCDF_VAR_{api}_{k}" for api in ("IPUT", "IGET", "BPUT") for k in _VAR_KINDS]
     + _prefixed("PNETCDF_VAR", "MAX_READ_TIME_SIZE MAX_WRITE_TIME_SIZE")
     + _size_histograms("PNETCDF_VAR", "_AGG") + _top4_shaped("PNETCDF_VAR")
@@ -191,7 +191,8 @@ def record_dtype(module: str, counters: int | None = None, fcounters: int | None
     """
     ints, floats = _COUNTERS[module]
     has_file = module in WITH_FILE_REC_ID if file_rec_id is None else file_rec_id
-    fields: list[tuple] = [("id", f"{byteorder}u8"), ("rank", f"{byteorder}i8")]
+    fields: list[tuple[str, str] | tuple[str, str, tuple[int]]] = [
+        ("id", f"{byteorder}u8"), ("rank", f"{byteorder}i8")]
     if has_file:
         fields.append(("file_rec_id", f"{byteorder}u8"))
     n_ints = len(ints) if counters is None else counters
@@ -199,6 +200,20 @@ def record_dtype(module: str, counters: int | None = None, fcounters: int | None
     fields += [("counters", f"{byteorder}i8", (n_ints,)),
                ("fcounters", f"{byteorder}f8", (n_floats,))]
     return np.dtype(fields)
+
+
+def field_names(dtype: np.dtype) -> tuple[str, ...]:
+    """The fields of a structured dtype (numpy has None for other dtypes)."""
+    if dtype.names is None:
+        raise TypeError(f"{dtype} is not a structured dtype")
+    return dtype.names
+
+
+def field_offset(dtype: np.dtype, field: str) -> int:
+    """Where a field of a structured dtype begins, in bytes."""
+    if dtype.fields is None:
+        raise TypeError(f"{dtype} is not a structured dtype")
+    return dtype.fields[field][1]
 
 
 # One DXT segment as this package keeps it; pthread_id is 0 for the 32-byte
@@ -227,23 +242,23 @@ HEADER_OLD = np.dtype([("version", "S8"), ("magic", "<i8"), ("comp_type", "u1"),
 METADATA_LEN = 1024
 JOB = np.dtype([("uid", "<i8"), ("start_time_sec", "<i8"), ("start_time_nsec", "<i8"),
                 ("end_time_sec", "<i8"), ("end_time_nsec", "<i8"), ("nprocs", "<i8"),
-                ("jobid", "<i8"), ("metadata", "V%d" % METADATA_LEN)])
+                ("jobid", "<i8"), ("metadata", f"V{METADATA_LEN}")])
 JOB_OLD = np.dtype([("uid", "<i8"), ("start_time_sec", "<i8"), ("end_time_sec", "<i8"),
-                    ("nprocs", "<i8"), ("jobid", "<i8"), ("metadata", "V%d" % METADATA_LEN)])
+                    ("nprocs", "<i8"), ("jobid", "<i8"), ("metadata", f"V{METADATA_LEN}")])
 JOB_REGION_MAX = 4096  # job struct + exe/mount string + NUL, decompressed
 EXE_MOUNT_MAX = JOB_REGION_MAX - JOB.itemsize - 1  # 3015 characters
 
 HEATMAP_HEAD = np.dtype([("id", "<u8"), ("rank", "<i8"), ("bin_width", "<f8"),
                          ("nbins", "<i8"), ("unused", "V16")])
 DXT_HEAD = np.dtype([("id", "<u8"), ("rank", "<i8"), ("shared_record", "<i8"),
-                     ("hostname", "V%d" % DXT_HOSTNAME_LEN), ("write_count", "<i8"),
+                     ("hostname", f"V{DXT_HOSTNAME_LEN}"), ("write_count", "<i8"),
                      ("read_count", "<i8")])
 DXT_SEGMENT_32 = np.dtype([("offset", "<i8"), ("length", "<i8"), ("start_time", "<f8"),
                            ("end_time", "<f8")])
-DXT_SEGMENT_40 = np.dtype(DXT_SEGMENT_32.descr + [("pthread_id", "<u8")])
+DXT_SEGMENT_40 = np.dtype([*DXT_SEGMENT_32.descr, ("pthread_id", "<u8")])
 LUSTRE_HEAD = np.dtype([("id", "<u8"), ("rank", "<i8"), ("num_comps", "<i8"),
                         ("num_stripes", "<i8")])
 LUSTRE_HEAD_V1 = np.dtype([("id", "<u8"), ("rank", "<i8"), ("unused", "<i8", (3,)),
                            ("stripe_size", "<i8"), ("stripe_count", "<i8")])
 LUSTRE_COMPONENT = np.dtype([("counters", "<i8", (len(LUSTRE_COMP_COUNTERS),)),
-                             ("pool_name", "V%d" % LUSTRE_POOL_NAME_LEN)])
+                             ("pool_name", f"V{LUSTRE_POOL_NAME_LEN}")])

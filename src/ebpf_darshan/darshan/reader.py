@@ -16,13 +16,24 @@ import struct
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from . import modules as M
-from .log import (NS_PER_S, DxtRecord, HeatmapRecord, Job, Log, LustreComponent,
-                  LustreRecord, ModuleRegion, mounts_longest_first)
+from .log import (
+    NS_PER_S,
+    DxtRecord,
+    HeatmapRecord,
+    Job,
+    Log,
+    LustreComponent,
+    LustreRecord,
+    ModuleRegion,
+    mounts_longest_first,
+)
 
+ByteOrder = Literal["<", ">"]  # numpy's, of a file written little or big endian
 _VERSIONS = {(3, 0), (3, 10), (3, 20), (3, 21), (3, 41)}
 _UNKNOWN = "<UNKNOWN>"
 _I64 = np.dtype("<i8")
@@ -59,7 +70,7 @@ def decode_log(data: bytes) -> Log:
 class _Header:
     version: str
     minor: int
-    order: str  # numpy byte order of the file: "<" or ">"
+    order: ByteOrder  # numpy byte order of the file
     compression: str
     partial_flag: int
     job_map: tuple[int, int]
@@ -73,7 +84,9 @@ class _Header:
             raise LogFormatError("not a darshan log: empty file")
         if len(data) < 16:
             raise LogFormatError("not a darshan log: file too short")
-        order = {struct.pack("<q", M.MAGIC): "<", struct.pack(">q", M.MAGIC): ">"}.get(data[8:16])
+        orders: dict[bytes, ByteOrder] = {struct.pack("<q", M.MAGIC): "<",
+                                          struct.pack(">q", M.MAGIC): ">"}
+        order = orders.get(data[8:16])
         if order is None:
             raise LogFormatError("not a darshan log: bad magic number")
         version = data[:8].split(b"\0")[0].decode("ascii", "replace")
@@ -118,8 +131,8 @@ def _renumber_old_modules(mod_map: list[tuple[int, int]], mod_ver: list[int], pa
     mod_ver = mod_ver + [0] * (M.MAX_MODULES - len(mod_ver))
     missing = ([M.MODULE_IDS["H5D"]] if minor < 20 else []) + [M.MODULE_IDS["PNETCDF_VAR"]]
     for at in missing:
-        mod_map = mod_map[:at] + [(0, 0)] + mod_map[at:-1]
-        mod_ver = mod_ver[:at] + [0] + mod_ver[at:-1]
+        mod_map = [*mod_map[:at], (0, 0), *mod_map[at:-1]]
+        mod_ver = [*mod_ver[:at], 0, *mod_ver[at:-1]]
         partial = (partial & ((1 << at) - 1)) | ((partial >> at) << (at + 1))
     return mod_map, mod_ver, partial & ((1 << M.MAX_MODULES) - 1)
 
@@ -226,7 +239,7 @@ def _read_module(log: Log, data: bytes, header: _Header, module_id: int) -> Modu
 class _Buffer:
     """A decompressed module region, consumed record by record."""
 
-    def __init__(self, raw: bytes, order: str, module: str) -> None:
+    def __init__(self, raw: bytes, order: ByteOrder, module: str) -> None:
         self.raw, self.order, self.module, self.pos = raw, order, module, 0
 
     def take(self, dtype: np.dtype, count: int = 1) -> np.ndarray:
@@ -302,17 +315,17 @@ def _read_fixed(log: Log, name: str, version: int, buf: _Buffer) -> None:
         # record had (the last move shifts by 3 counters), so the float
         # counters past that come back as 0; report what darshan-util reports
         valid_end = layout.itemsize + 3 * 8
-        floats[:, (valid_end - M.record_dtype(name).fields["fcounters"][1]) // 8:] = 0
+        floats[:, (valid_end - M.field_offset(M.record_dtype(name), "fcounters")) // 8:] = 0
     records = np.zeros(len(old), dtype=M.record_dtype(name))
     records["id"], records["rank"] = old["id"], old["rank"]
-    if "file_rec_id" in old.dtype.names:
+    if "file_rec_id" in M.field_names(old.dtype):
         records["file_rec_id"] = old["file_rec_id"]
     records["counters"], records["fcounters"] = ints, floats
     log.records[name] = records
 
 
 def _text(raw: np.void) -> str:
-    return bytes(raw).split(b"\0")[0].decode("utf-8", "replace")
+    return raw.tobytes().split(b"\0")[0].decode("utf-8", "replace")
 
 
 def _read_heatmap(log: Log, name: str, version: int, buf: _Buffer) -> None:
@@ -340,17 +353,14 @@ def _read_dxt(log: Log, name: str, version: int, buf: _Buffer) -> None:
         segments = []
         for count in (int(head["write_count"]), int(head["read_count"])):
             seg = np.zeros(max(count, 0), dtype=M.DXT_SEGMENT)
-            for field, values in zip(layout.names, _fields(buf.take(layout, count))):
-                seg[field] = values
+            items = buf.take(layout, count)
+            for field in M.field_names(layout):
+                seg[field] = items[field]
             if name == "DXT_MPIIO" and version == 1:
                 seg["offset"] = -1  # version 1 offsets are not valid
             segments.append(seg)
         records.append(DxtRecord(int(head["id"]), int(head["rank"]), _text(head["hostname"]),
                                  segments[0], segments[1], int(head["shared_record"])))
-
-
-def _fields(items: np.ndarray) -> list[np.ndarray]:
-    return [items[f] for f in items.dtype.names]
 
 
 def _read_lustre(log: Log, name: str, version: int, buf: _Buffer) -> None:
@@ -364,9 +374,9 @@ def _read_lustre(log: Log, name: str, version: int, buf: _Buffer) -> None:
         return
     stripe_count = M.LUSTRE_COMP_COUNTERS.index("LUSTRE_COMP_STRIPE_COUNT")
     for head in buf.heads(M.LUSTRE_HEAD):
-        ncomps = int(head["num_comps"])
-        comps = buf.take(M.LUSTRE_COMPONENT, ncomps) if ncomps > 0 else []
-        osts = buf.take(_I64, int(head["num_stripes"])) if ncomps > 0 else []
+        ncomps = max(int(head["num_comps"]), 0)
+        comps = buf.take(M.LUSTRE_COMPONENT, ncomps)
+        osts = buf.take(_I64, int(head["num_stripes"]) if ncomps else 0)
         components, used = [], 0
         for comp in comps:
             if comp["counters"][0] == -1:  # unused slot: the list ends here

@@ -172,7 +172,7 @@ def _module_lines(log: Log, module_id: int, name: str, mounts: list[tuple[str, s
     if region is None or not region.length:
         return lines
     if region.skipped:
-        return lines + [f"# NOTE: records not shown: {region.skipped}."]
+        return [*lines, f"# NOTE: records not shown: {region.skipped}."]
     lines += ["", f"# description of {name} counters:", _ABOUT_MODULES[name]]
     lines += _version_notes(name, region.version)
     lines += ["", _COLUMNS]
@@ -242,8 +242,8 @@ def _fixed_lines(log: Log, name: str, mounts: list[tuple[str, str]]) -> list[str
         values = rec["counters"].tolist()
         for i in unsigned:
             values[i] &= _U64
-        pairs: list[tuple[str, object]] = list(zip(ints, values))
-        pairs += [(n, f"{v:f}") for n, v in zip(floats, rec["fcounters"].tolist())]
+        pairs: list[tuple[str, object]] = list(zip(ints, values, strict=True))
+        pairs += [(n, f"{v:f}") for n, v in zip(floats, rec["fcounters"].tolist(), strict=True)]
         if name in M.WITH_FILE_REC_ID:
             pairs.append((f"{name}_FILE_REC_ID", int(rec["file_rec_id"])))
         lines += _lines(name, int(rec["rank"]), rec_id, _location(log, rec_id, mounts), pairs)
@@ -254,7 +254,7 @@ def _lustre_values(rec: LustreRecord) -> list[tuple[str, object]]:
     values: list[tuple[str, object]] = [("LUSTRE_NUM_COMPONENTS", len(rec.components)),
                                         ("LUSTRE_NUM_STRIPES", rec.num_stripes)]
     for k, comp in enumerate(rec.components, start=1):
-        for counter, value in zip(M.LUSTRE_COMP_COUNTERS, comp.counters.tolist()):
+        for counter, value in zip(M.LUSTRE_COMP_COUNTERS, comp.counters.tolist(), strict=True):
             label = counter.replace("LUSTRE_COMP_", f"LUSTRE_COMP{k}_", 1)
             if counter == "LUSTRE_COMP_STRIPE_PATTERN":
                 value = _LUSTRE_PATTERNS.get(value & _U64, "N/A")

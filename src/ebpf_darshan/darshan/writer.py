@@ -114,7 +114,7 @@ def _mount_entry(point: str, fs_type: str) -> bytes:
     for part in (point, fs_type):
         if not part or any(ch.isspace() or ch == "\0" for ch in part):
             raise ValueError(f"mount ({point!r}, {fs_type!r}): empty or contains whitespace")
-    return f"\n{fs_type}\t{point}".encode("utf-8")
+    return f"\n{fs_type}\t{point}".encode()
 
 
 # --- name region ---
@@ -175,7 +175,7 @@ def _fixed_records(name: str, records: np.ndarray) -> bytes:
     array = np.asarray(records)
     expected = M.record_dtype(name)
     same_fields = array.dtype.names == expected.names and all(
-        array.dtype[f].shape == expected[f].shape for f in expected.names)
+        array.dtype[f].shape == expected[f].shape for f in M.field_names(expected))
     if not same_fields:
         raise ValueError(f"{name} records have dtype {array.dtype}, expected {expected}")
     return array.astype(expected).tobytes()
@@ -214,7 +214,7 @@ def _dxt_record(rec: DxtRecord) -> bytes:
 
 def _segments(segments: np.ndarray) -> bytes:
     out = np.zeros(len(segments), dtype=M.DXT_SEGMENT_32)
-    for field in M.DXT_SEGMENT_32.names:
+    for field in M.field_names(M.DXT_SEGMENT_32):
         out[field] = segments[field]
     return out.tobytes()
 

@@ -57,7 +57,7 @@ class LayerResult(ABC):
         """Traced-process indices that have records (each becomes a rank)."""
 
     @abstractmethod
-    def records(self, rec: "Recording", rank_of: dict[int, int]) -> LayerRecords:
+    def records(self, rec: Recording, rank_of: dict[int, int]) -> LayerRecords:
         """Darshan records, ranked by rank_of[proc], named from rec."""
 
 
@@ -80,7 +80,7 @@ class LibraryLayer(ABC):
         (what kind of library it is).  None by default."""
         return 0
 
-    def configure(self, obj: BpfObject) -> None:
+    def configure(self, obj: BpfObject) -> None:  # noqa: B027 (a hook, not abstract: no-op default)
         """Before load: resize maps, set constants.  Nothing by default."""
 
     @abstractmethod

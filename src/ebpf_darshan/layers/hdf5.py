@@ -13,8 +13,7 @@ import numpy as np
 
 from .. import bpf_layout as L
 from ..binding import BpfObject, function_offsets, map_dump
-from ..darshan import modules as M
-from ..darshan import record_id
+from ..darshan import modules as M, record_id
 from ..posix_records import kernel_times
 from . import open_merge
 from .base import LayerRecords, LayerResult, LibraryLayer, Probe
@@ -87,7 +86,7 @@ class Hdf5Layer(LibraryLayer):
         obj.resize_map("h5f_records", MAX_RECORDS)
         obj.resize_map("h5d_records", MAX_RECORDS)
 
-    def collect(self, obj: BpfObject) -> "Hdf5Result":
+    def collect(self, obj: BpfObject) -> Hdf5Result:
         files = map_dump(obj.map_fd("h5f_records"), L.file_key, L.h5f_record, MAX_RECORDS)
         datasets = map_dump(obj.map_fd("h5d_records"), L.file_key, L.h5d_record, MAX_RECORDS)
         return Hdf5Result(files, datasets)
@@ -104,7 +103,7 @@ class _Object:
 class _Names:
     """The names of one recording's HDF5 files, groups and datasets."""
 
-    def __init__(self, rec: "Recording"):
+    def __init__(self, rec: Recording):
         self.files: dict[tuple[int, int], str] = {}
         self.objects: dict[tuple[int, int], _Object] = {}
         for (proc, dev, ino), name in rec.layer_names.get(L.LAYER_HDF5, {}).items():
@@ -153,7 +152,7 @@ class Hdf5Result(LayerResult):
         return {int(p) for p in np.concatenate([self.files[0]["proc"],
                                                 self.datasets[0]["proc"]])}
 
-    def records(self, rec: "Recording", rank_of: dict[int, int]) -> LayerRecords:
+    def records(self, rec: Recording, rank_of: dict[int, int]) -> LayerRecords:
         out = LayerRecords()
         names = _Names(rec)
         unnamed = 0
@@ -165,7 +164,7 @@ class Hdf5Result(LayerResult):
             elif not rec.path_filter.excluded(name):
                 file_groups.setdefault((int(key["proc"]), name), []).append(i)
         dset_groups: dict[tuple[int, str, str], list[int]] = {}
-        for i, (key, value) in enumerate(zip(*self.datasets)):
+        for i, (key, value) in enumerate(zip(*self.datasets, strict=True)):
             named = names.dataset(int(key["proc"]), int(key["ino"]), int(value["file_serial"]))
             if named is None:
                 unnamed += 1
@@ -192,7 +191,7 @@ class Hdf5Result(LayerResult):
 
 
 def _h5f_row(values: np.ndarray, start_ktime: int) -> np.void:
-    row = np.zeros(1, dtype=H5F_DTYPE)[0]
+    row: np.void = np.zeros(1, dtype=H5F_DTYPE)[0]
     row["counters"][CF["H5F_OPENS"]] = values["opens"].sum()
     row["counters"][CF["H5F_FLUSHES"]] = values["flushes"].sum()
     row["counters"][CF["H5F_USE_MPIIO"]] = values["use_mpiio"][-1]  # the latest open's
@@ -207,7 +206,7 @@ def _h5f_row(values: np.ndarray, start_ktime: int) -> np.void:
 
 
 def _h5d_row(values: np.ndarray, start_ktime: int) -> np.void:
-    row = np.zeros(1, dtype=H5D_DTYPE)[0]
+    row: np.void = np.zeros(1, dtype=H5D_DTYPE)[0]
     row["counters"][H5D_UNKNOWN] = NOT_KNOWN
     for counter, field in H5D_KNOWN.items():
         row["counters"][CD[counter]] = values[field].sum()

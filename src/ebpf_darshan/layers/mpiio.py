@@ -10,8 +10,7 @@ import numpy as np
 
 from .. import bpf_layout as L
 from ..binding import BpfObject, function_offsets, map_dump
-from ..darshan import modules as M
-from ..darshan import record_id
+from ..darshan import modules as M, record_id
 from ..posix_records import kernel_times, top_values
 from . import open_merge
 from .base import LayerRecords, LayerResult, LibraryLayer, Probe
@@ -101,7 +100,7 @@ class MpiioLayer(LibraryLayer):
         for name, offset in OPENMPI_LAYOUT.items():
             obj.set_const(name, np.uint32(offset))
 
-    def collect(self, obj: BpfObject) -> "MpiioResult":
+    def collect(self, obj: BpfObject) -> MpiioResult:
         keys, values = map_dump(obj.map_fd("mpiio_records"), L.file_key, L.mpiio_record,
                                 MAX_RECORDS)
         return MpiioResult(keys, values)
@@ -115,7 +114,7 @@ class MpiioResult(LayerResult):
     def procs(self) -> set[int]:
         return {int(p) for p in self.keys["proc"]}
 
-    def records(self, rec: "Recording", rank_of: dict[int, int]) -> LayerRecords:
+    def records(self, rec: Recording, rank_of: dict[int, int]) -> LayerRecords:
         out = LayerRecords()
         names = rec.layer_names.get(L.LAYER_MPIIO, {})
         groups: dict[tuple[int, str], list[int]] = {}
@@ -146,7 +145,7 @@ class MpiioResult(LayerResult):
 def to_darshan(values: np.ndarray, start_ktime: int) -> np.void:
     """One Darshan MPI-IO record from the kernel records of one name in one
     process, in open order."""
-    row = np.zeros(1, dtype=DTYPE)[0]
+    row: np.void = np.zeros(1, dtype=DTYPE)[0]
     counters = values["counters"].sum(axis=0)
     counters[C["MPIIO_MODE"]] = values["counters"][-1, C["MPIIO_MODE"]]  # the latest open's
     counters[C["MPIIO_RW_SWITCHES"]] += open_merge.switches_between(values)

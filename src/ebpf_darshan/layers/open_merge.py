@@ -24,7 +24,7 @@ def open_order(values: np.ndarray) -> np.ndarray:
 def merged_times(values: np.ndarray) -> np.ndarray:
     """Earliest nonzero starts, latest ends, summed timers, longest calls."""
     times = values["times"]
-    out = times[0].copy()
+    out: np.ndarray = times[0].copy()
     starts = np.where(times[:, STARTS] > 0, times[:, STARTS], np.iinfo(np.int64).max).min(axis=0)
     out[STARTS] = np.where(starts == np.iinfo(np.int64).max, 0, starts)
     out[ENDS] = times[:, ENDS].max(axis=0)
@@ -44,7 +44,7 @@ def switches_between(values: np.ndarray) -> int:
     close)."""
     switches = 0
     last = L.IO_NONE
-    for first, final in zip(values["first_io_type"], values["last_io_type"]):
+    for first, final in zip(values["first_io_type"], values["last_io_type"], strict=True):
         if first != L.IO_NONE and last != L.IO_NONE and first != last:
             switches += 1
         if final != L.IO_NONE:

@@ -10,8 +10,7 @@ import numpy as np
 
 from .. import bpf_layout as L
 from ..binding import BpfObject, map_dump
-from ..darshan import modules as M
-from ..darshan import record_id
+from ..darshan import modules as M, record_id
 from .base import LayerRecords, LayerResult, LibraryLayer, Probe
 
 if TYPE_CHECKING:
@@ -85,7 +84,7 @@ class StdioLayer(LibraryLayer):
     def configure(self, obj: BpfObject) -> None:
         obj.resize_map("stdio_records", MAX_RECORDS)
 
-    def collect(self, obj: BpfObject) -> "StdioResult":
+    def collect(self, obj: BpfObject) -> StdioResult:
         keys, values = map_dump(obj.map_fd("stdio_records"), L.file_key, L.stdio_record,
                                 MAX_RECORDS)
         return StdioResult(keys, values)
@@ -97,27 +96,28 @@ class StdioResult(LayerResult):
         self.values = values
 
     def procs(self) -> set[int]:
-        return {int(p) for p, used in zip(self.keys["proc"], self._used()) if used}
+        return {int(p) for p, used in zip(self.keys["proc"], self._used(), strict=True) if used}
 
     def _used(self) -> np.ndarray:
         """Darshan drops stdin/stdout/stderr records nothing was read from
         or written to."""
         counters = self.values["counters"]
         touched = (counters[:, C["STDIO_READS"]] > 0) | (counters[:, C["STDIO_WRITES"]] > 0)
-        return (self.keys["dev"] != L.STD_STREAM_DEV) | touched
+        used: np.ndarray = (self.keys["dev"] != L.STD_STREAM_DEV) | touched
+        return used
 
-    def _name(self, rec: "Recording", key: np.void) -> str | None:
+    def _name(self, rec: Recording, key: np.void) -> str | None:
         if int(key["dev"]) == L.STD_STREAM_DEV:
             return STD_NAMES.get(int(key["ino"]))
         k = (int(key["proc"]), int(key["dev"]), int(key["ino"]))
         return rec.layer_names.get(L.LAYER_STDIO, {}).get(k) or rec.names.get(k)
 
-    def records(self, rec: "Recording", rank_of: dict[int, int]) -> LayerRecords:
+    def records(self, rec: Recording, rank_of: dict[int, int]) -> LayerRecords:
         out = LayerRecords()
         rows: dict[tuple[int, str], np.void] = {}
         owners = out.owners.setdefault(L.DARSHAN_STDIO_MOD, {})
         unnamed = 0
-        for key, value, used in zip(self.keys, self.values, self._used()):
+        for key, value, used in zip(self.keys, self.values, self._used(), strict=True):
             name = self._name(rec, key)
             if not used or (name is not None and rec.path_filter.excluded(name)):
                 continue
@@ -141,7 +141,7 @@ class StdioResult(LayerResult):
 
 
 def _from_kernel(value: np.void, start_ktime: int) -> np.void:
-    row = np.zeros(1, dtype=DTYPE)[0]
+    row: np.void = np.zeros(1, dtype=DTYPE)[0]
     row["counters"][:L.STDIO_KERNEL_COUNTERS] = value["counters"]
     times = value["times"].astype(np.float64)
     stamps = times[L.STDIO_TIMESTAMPS]

@@ -76,7 +76,7 @@ class Origin:
     parent_leads_session: bool
 
     @classmethod
-    def of_fork(cls, raw: bytes) -> "Origin":
+    def of_fork(cls, raw: bytes) -> Origin:
         ev = np.frombuffer(raw[:EVENT_HEADER], dtype=L.event)[0]
         o = np.frombuffer(raw[EVENT_HEADER:EVENT_HEADER + L.proc_origin.itemsize],
                           dtype=L.proc_origin)[0]

@@ -11,7 +11,7 @@ include finished jobs, so they only grow.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from prometheus_client import CollectorRegistry, start_http_server
@@ -34,6 +34,10 @@ GROUPS = (
                             "meta": COL["meta_seconds"]}),
 )
 OTHER_JOBS = "other"
+
+# Summed totals() rows by label values: (user,), (mount, fstype), (job, user), (job, file).
+Labels = tuple[str, ...]
+Table = dict[Labels, np.ndarray]
 
 
 class MountsByDevice:
@@ -61,7 +65,7 @@ class MountsByDevice:
         return self._table.get(dev, ("unknown", "unknown"))
 
 
-def _add(table: dict, label: tuple, row: np.ndarray) -> None:
+def _add(table: Table, label: Labels, row: np.ndarray) -> None:
     table[label] = table.get(label, 0) + row
 
 
@@ -71,12 +75,12 @@ class NodeCollector:
         self.max_jobs = max_jobs
         self.files_per_job = files_per_job
         self.mounts = MountsByDevice()
-        self.finished_users: dict[tuple, np.ndarray] = {}
-        self.finished_fs: dict[tuple, np.ndarray] = {}
+        self.finished_users: Table = {}
+        self.finished_fs: Table = {}
         node.on_job_done = self._job_done
 
-    def _by_fs(self, table: dict, keys: np.ndarray, rows: np.ndarray) -> None:
-        for dev, row in zip(keys["dev"].tolist(), rows):
+    def _by_fs(self, table: Table, keys: np.ndarray, rows: np.ndarray) -> None:
+        for dev, row in zip(keys["dev"].tolist(), rows, strict=True):
             _add(table, self.mounts.of(dev), row)
 
     def _job_done(self, job: NodeJob, keys: np.ndarray, values: np.ndarray) -> None:
@@ -88,8 +92,8 @@ class NodeCollector:
         with self.node.lock:
             users = dict(self.finished_users)
             filesystems = dict(self.finished_fs)
-            jobs: list[tuple[tuple, np.ndarray]] = []
-            files: dict[tuple, np.ndarray] = {}
+            jobs: list[tuple[Labels, np.ndarray]] = []
+            files: Table = {}
             for job in self.node.jobs.running.values():
                 keys, names, rows = job_rows(self.node, job)
                 user = user_of(job.uid)[0]
@@ -97,8 +101,8 @@ class NodeCollector:
                 _add(users, (user,), rows.sum(axis=0))
                 self._by_fs(filesystems, keys, rows)
                 if self.files_per_job:
-                    per_file: dict = {}
-                    for name, row in zip(names, rows):
+                    per_file: Table = {}
+                    for name, row in zip(names, rows, strict=True):
                         _add(per_file, (job.key, name), row)
                     busiest = sorted(per_file.items(), key=lambda kv: -self._bytes(kv[1]))
                     files.update(busiest[:self.files_per_job])
@@ -114,7 +118,7 @@ class NodeCollector:
     def _bytes(row: np.ndarray) -> float:
         return float(row[COL["bytes_read"]] + row[COL["bytes_written"]])
 
-    def _bounded(self, jobs: list[tuple[tuple, np.ndarray]]) -> dict[tuple, np.ndarray]:
+    def _bounded(self, jobs: list[tuple[Labels, np.ndarray]]) -> Table:
         jobs.sort(key=lambda kv: -self._bytes(kv[1]))
         out = dict(jobs[:self.max_jobs])
         for _, row in jobs[self.max_jobs:]:
@@ -122,7 +126,7 @@ class NodeCollector:
         return out
 
     @staticmethod
-    def _families(scope: str, labels: tuple[str, ...], table: dict) -> Iterator[Metric]:
+    def _families(scope: str, labels: tuple[str, ...], table: Table) -> Iterator[Metric]:
         for what, sub, columns in GROUPS:
             fam = CounterMetricFamily(f"{PREFIX}_{scope}_{what}",
                                       f"{what.replace('_', ' ')} of traced POSIX I/O per {scope}",
@@ -133,7 +137,7 @@ class NodeCollector:
             yield fam
 
     @staticmethod
-    def _health(h: dict, running: int) -> Iterator[Metric]:
+    def _health(h: dict[str, int], running: int) -> Iterator[Metric]:
         counters = {"records_dropped": "calls on files that got no record (record map full)",
                     "events_lost": "events lost to a full ring buffer",
                     "processes_lost": "processes that could not be traced",

@@ -10,21 +10,24 @@ import os
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 DEFAULT_SOCKET = "/run/ebpf-darshan/query.sock"
 MAX_REQUEST = 4096
 UCRED = struct.Struct("3i")  # pid, uid, gid
 TIMEOUT_S = 5.0
 
+# A request or an answer: a JSON object.
+JsonObject = dict[str, Any]
 # Builds the answer for a peer uid and the request.
-Answer = Callable[[int, dict], dict]
+Answer = Callable[[int, JsonObject], JsonObject]
 
 
 def peer_uid(conn: socket.socket) -> int:
     _, uid, _ = UCRED.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, UCRED.size))
-    return uid
+    return int(uid)
 
 
 class QueryServer:
@@ -68,11 +71,14 @@ class QueryServer:
         self.path.unlink(missing_ok=True)
 
 
-def ask(path: str, request: dict) -> dict:
+def ask(path: str, request: JsonObject) -> JsonObject:
     """The client side: one request, one answer."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(TIMEOUT_S)
         sock.connect(path)
         sock.sendall(json.dumps(request).encode() + b"\n")
         data = sock.makefile("rb").read()
-    return json.loads(data)
+    answer = json.loads(data)
+    if not isinstance(answer, dict):
+        raise ValueError("answer is not a JSON object")
+    return answer

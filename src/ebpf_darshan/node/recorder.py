@@ -23,17 +23,17 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from pathlib import Path
 
 import numpy as np
 
 from .. import bpf_layout as L
+from ..heatmap import compact_rows, expand_rows
 from ..log_builder import JobFacts, build_log
 from ..mounts import merge_tables, mount_table
 from ..names import PathFilter
-from ..heatmap import compact_rows, expand_rows
 from ..timelines import KernelTimelines
 from ..tracer import Tracer, off_metadata
 from .jobs import EVENT_HEADER, JobTable, NodeJob, Origin
@@ -113,6 +113,7 @@ class NodeRecorder:
 
     def _dispatch(self, raw: bytes, health: np.ndarray) -> None:
         kind, proc = _event_kind(raw)
+        job: NodeJob | None
         if kind == L.EV_FORK:
             job = self.jobs.place(Origin.of_fork(raw), health)
         else:
@@ -129,8 +130,8 @@ class NodeRecorder:
         left to user space to bin (their file had no accepted name yet)."""
         segments, _, over = self.tracer.take_segments()
         running = list(self.jobs.running.values())
-        for job in running:
-            job.lost_pending += over  # not told apart by job
+        for each in running:
+            each.lost_pending += over  # not told apart by job
         kept = sum(j.pending_count for j in running)
         procs = segments["key"]["proc"]
         for proc in np.unique(procs).tolist():

@@ -43,7 +43,7 @@ class SlurmJobs:
             return int(match.group(1))
         try:
             with open(f"/proc/{pid}/environ", "rb") as f:
-                match = JOB_ENV.search(f.read())
+                in_env = JOB_ENV.search(f.read())
         except OSError:
             return None
-        return int(match.group(1)) if match else None
+        return int(in_env.group(1)) if in_env else None

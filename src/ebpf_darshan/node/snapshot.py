@@ -4,6 +4,8 @@ process and per file."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Hashable
+from typing import TypeVar
 
 import numpy as np
 
@@ -11,15 +13,18 @@ from .. import bpf_layout as L
 from ..live import as_dict, totals
 from .jobs import NodeJob
 from .logs import obfuscated, user_of
+from .query import JsonObject
 from .recorder import NodeRecorder
 
 NS_PER_S = 1e9
 UNNAMED = "<unnamed>"
 
+Label = TypeVar("Label", bound=Hashable)
 
-def _grouped(labels: list, rows: np.ndarray) -> dict:
-    out: dict = {}
-    for label, row in zip(labels, rows):
+
+def _grouped(labels: list[Label], rows: np.ndarray) -> dict[Label, np.ndarray]:
+    out: dict[Label, np.ndarray] = {}
+    for label, row in zip(labels, rows, strict=True):
         out[label] = out.get(label, 0) + row
     return out
 
@@ -32,14 +37,14 @@ def job_rows(node: NodeRecorder, job: NodeJob) -> tuple[np.ndarray, list[str], n
     names = [rec.names.get((int(k["proc"]), int(k["dev"]), int(k["ino"])), UNNAMED)
              for k in keys]
     keep = np.array([(v["flags"] & L.RECORD_EXCLUDED) == 0 and not rec.path_filter.excluded(n)
-                     for v, n in zip(values, names)], dtype=bool)
-    names = [n for n, k in zip(names, keep) if k]
+                     for v, n in zip(values, names, strict=True)], dtype=bool)
+    names = [n for n, k in zip(names, keep, strict=True) if k]
     if node.options.obfuscate:
         names = [obfuscated(n) for n in names]
     return keys[keep], names, totals(values[keep])
 
 
-def job_snapshot(node: NodeRecorder, job: NodeJob) -> dict:
+def job_snapshot(node: NodeRecorder, job: NodeJob) -> JsonObject:
     keys, names, rows = job_rows(node, job)
     rec = job.recording
     per_proc = _grouped(keys["proc"].tolist(), rows)
@@ -61,7 +66,7 @@ def job_snapshot(node: NodeRecorder, job: NodeJob) -> dict:
     }
 
 
-def health(node: NodeRecorder) -> dict:
+def health(node: NodeRecorder) -> dict[str, int]:
     h = node.tracer.health()
     return {"records_in_use": node.tracer.record_count(),
             "record_slots": node.tracer.options.max_records,
@@ -74,7 +79,7 @@ def health(node: NodeRecorder) -> dict:
             "log_errors": node.stats.log_errors}
 
 
-def answer(node: NodeRecorder, uid: int, request: dict) -> dict:
+def answer(node: NodeRecorder, uid: int, request: JsonObject) -> JsonObject:
     """The query socket's answer to a peer: root sees every job, a user
     only their own."""
     with node.lock:
