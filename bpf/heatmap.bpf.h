@@ -309,13 +309,9 @@ static __always_inline void heatmap_add(__u32 api, __u32 proc, bool write, __u64
 	__u64 origin = 0;
 	__u32 b1;
 
-	if (!bytes || !heatmap_enabled)
+	if (!bytes || !heatmaps_on())
 		return;
-	/* The row and its clock in one go: heatmaps_on() would read the job's
-	 * clock a second time on every read and write. */
 	row = heatmap_row_clock(api, proc, &origin);
-	if (!heatmap_own_clocks && !origin)
-		return;  /* the job has not started: no heatmaps yet */
 	if (!row) {
 		health_inc(H_HEATMAP_DROPPED);
 		return;

@@ -203,22 +203,33 @@ static __always_inline void on_open(__u32 proc, struct mpiio_call *c, __u64 t1, 
 			strip_romio_prefix((const char *)c->name), AT_FDCWD, false);
 }
 
-/* The access's place on the timelines: the MPIIO heatmap and, with DXT
- * on, a DXT_MPIIO segment.  Its offset is in bytes only under the default
- * view (no set_view: displacement 0, etype MPI_BYTE) of an explicit-offset
- * call; elsewhere it is -1, as Darshan writes it under Open MPI. */
-static __always_inline void mpiio_timeline(const struct file_key *key, struct mpiio_record *r,
-					   struct mpiio_call *c, bool write, __s64 size,
-					   __u64 t1, __u64 t2)
-{
-	bool byte_offset = (c->cookie & MIO_AT) && !r->counters[MPIIO_VIEWS];
-	__u8 flags = (dxt_enabled ? SEG_TRACE : 0) |
-		     heatmap_or_pending(HEATMAP_MPIIO, key->proc, layer_record_named(key), write,
-					size, t1, t2);
+/* One read or write as the timelines take it: the MPIIO heatmap and,
+ * with DXT on, a DXT_MPIIO segment. */
+struct timeline_op {
+	__s64 offset;  /* in bytes, or UNKNOWN_OFFSET */
+	__s64 size;
+	__u64 t1, t2;
+	bool write;
+};
 
+/* A global function, followed once by the verifier: inline, Linux 6.1's
+ * followed the heatmap's branches once per path of the counting before
+ * them.  Its key is copied to the stack, where 6.1 wants a map key. */
+__noinline int mpiio_timeline(const struct file_key *key, const struct timeline_op *op)
+{
+	struct file_key k;
+	__u8 flags;
+
+	if (!key || !op)
+		return 0;
+	k = *key;
+	flags = (dxt_enabled ? SEG_TRACE : 0) |
+		heatmap_or_pending(HEATMAP_MPIIO, k.proc, layer_record_named(&k), op->write,
+				   op->size, op->t1, op->t2);
 	if (flags)
-		emit_segment(key, DARSHAN_MPIIO_MOD, write, flags,
-			     byte_offset ? c->offset : UNKNOWN_OFFSET, size, t1, t2);
+		emit_segment(&k, DARSHAN_MPIIO_MOD, op->write, flags, op->offset, op->size,
+			     op->t1, op->t2);
+	return 0;
 }
 
 /* The access-size table as memory the verifier knows the size of. */
@@ -236,10 +247,12 @@ __noinline int count_value(struct value_table *table, __s64 v)
 	return 0;
 }
 
-static __always_inline void count_read_write(const struct file_key *key,
-					     struct mpiio_record *r, struct mpiio_call *c,
-					     __u64 t1, __u64 t2)
+/* Count one read or write; op (its t1, t2 set) gets what the timelines
+ * need of it. */
+static __always_inline void count_read_write(struct mpiio_record *r, struct mpiio_call *c,
+					     struct timeline_op *op)
 {
+	__u64 t1 = op->t1, t2 = op->t2;
 	bool write = MIO_OP(c->cookie) == MIO_WRITE;
 	__s64 size = 0, took = t2 - t1;
 	__u32 counter = MIO_COUNTER(c->cookie);
@@ -280,23 +293,22 @@ static __always_inline void count_read_write(const struct file_key *key,
 		stamp_span(&r->times[T_READ_START], &r->times[T_READ_END], t1, t2);
 		timer_add(&r->times[T_READ_TIME], &r->last_read_end, t1, t2);
 	}
-	mpiio_timeline(key, r, c, write, size, t1, t2);
+	/* The offset is in bytes only under the default view (no set_view:
+	 * displacement 0, etype MPI_BYTE) of an explicit-offset call;
+	 * elsewhere it is -1, as Darshan writes it under Open MPI. */
+	op->offset = (c->cookie & MIO_AT) && !r->counters[MPIIO_VIEWS] ? c->offset : UNKNOWN_OFFSET;
+	op->size = size;
+	op->write = write;
 }
 
 /* A global function: the verifier follows it once, on its own.  Inlined
  * into the return program, Linux 6.1's verifier took 650,000 instructions
  * to follow it through every path of the program around it.  Its pointers
- * are plain memory to the verifier, which may be NULL, and which 6.1 takes
- * as no map key: the key is copied to the stack. */
-__noinline int count_access(const struct file_key *key, struct mpiio_record *r,
-			    struct mpiio_call *c, __u64 t1, __u64 t2)
+ * are plain memory to the verifier, which may be NULL. */
+__noinline int count_access(struct mpiio_record *r, struct mpiio_call *c, struct timeline_op *op)
 {
-	struct file_key k;
-
-	if (!key || !r || !c)
-		return 0;
-	k = *key;
-	count_read_write(&k, r, c, t1, t2);
+	if (r && c && op)
+		count_read_write(r, c, op);
 	return 0;
 }
 
@@ -335,9 +347,13 @@ static __always_inline void on_return(__u32 proc, struct mpiio_call *c, __u64 t1
 	case MIO_RESIZE:
 		timer_add(&r->times[T_META_TIME], &r->last_meta_end, t1, t2);
 		return;
-	case MIO_READ: case MIO_WRITE:
-		count_access(&key, r, c, t1, t2);
+	case MIO_READ: case MIO_WRITE: {
+		struct timeline_op op = { .t1 = t1, .t2 = t2 };
+
+		count_access(r, c, &op);
+		mpiio_timeline(&key, &op);
 		return;
+	}
 	}
 }
 
