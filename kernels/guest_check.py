@@ -285,28 +285,22 @@ def main() -> int:
         summary.save()
         step(f"verifier: {label}: {entry['status']} {entry.get('error') or ''}")
 
-    step("smoke: POSIX (dd)")
     dd = ["dd", "if=/dev/zero", "of=F", "bs=4k", "count=100"]
-    summary.data["smoke"]["posix"] = check_smoke("posix", recorded(dd), "POSIX", POSIX_EXPECTED,
-                                                 args.out)
-    summary.save()
-
-    if kernel_version() < PID_MIN_KERNEL:
-        summary.data["smoke"]["pid"] = {"status": "n/a", "error": "needs Linux 6.9+"}
-    else:
-        step("smoke: record --pid (dd started by a running shell)")
-        summary.data["smoke"]["pid"] = check_smoke("pid", attached(dd), "POSIX", POSIX_EXPECTED,
-                                                   args.out)
-    summary.save()
-
-    if kernel_version() < STDIO_MIN_KERNEL:
-        summary.data["smoke"]["stdio"] = {"status": "n/a", "error": "needs Linux 6.6+"}
-    else:
-        step("smoke: STDIO (1000 fwrite)")
-        summary.data["smoke"]["stdio"] = check_smoke(
-            "stdio", recorded([str(args.stdio_bin.resolve()), "F"]), "STDIO", STDIO_EXPECTED,
-            args.out)
-    summary.save()
+    smokes = [  # name, what, the oldest kernel it needs, how it runs, module, counters
+        ("posix", "POSIX (dd)", (0, 0), recorded(dd), "POSIX", POSIX_EXPECTED),
+        ("pid", "record --pid (dd started by a running shell)", PID_MIN_KERNEL, attached(dd),
+         "POSIX", POSIX_EXPECTED),
+        ("stdio", "STDIO (1000 fwrite)", STDIO_MIN_KERNEL,
+         recorded([str(args.stdio_bin.resolve()), "F"]), "STDIO", STDIO_EXPECTED),
+    ]
+    for name, what, oldest, run, module, expected in smokes:
+        if kernel_version() < oldest:
+            summary.data["smoke"][name] = {"status": "n/a",
+                                           "error": f"needs Linux {oldest[0]}.{oldest[1]}+"}
+        else:
+            step(f"smoke: {what}")
+            summary.data["smoke"][name] = check_smoke(name, run, module, expected, args.out)
+        summary.save()
     for name, smoke in summary.data["smoke"].items():
         step(f"smoke: {name}: {smoke['status']} {smoke.get('error') or ''}")
     return 0 if summary.data["ok"] else 1
