@@ -25,7 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,6 +52,11 @@ BTF_PATH = "/sys/kernel/btf/vmlinux"
 class RecordError(CliError):
     """A recording that cannot be made, said in one line (the command line
     shows it as it is)."""
+
+
+class TracingRefused(RecordError):
+    """The kernel would not load what every recording needs (the POSIX
+    module): a command may still run, unrecorded."""
 
 
 @dataclass
@@ -120,7 +125,7 @@ def start_tracer(options: TracerOptions) -> Tracer:
     except BpfError as e:
         if os.environ.get("EBPF_DARSHAN_DEBUG"):
             print(e.log, file=sys.stderr)
-        raise RecordError(f"cannot start BPF tracing: {e.describe()}") from e
+        raise TracingRefused(f"cannot start BPF tracing: {e.describe()}") from e
     for part in tracer.off:
         print(f"ebpf-darshan: warning: {part.line()}", file=sys.stderr)
     return tracer
@@ -129,8 +134,7 @@ def start_tracer(options: TracerOptions) -> Tracer:
 def _tracer_options(options: RecordOptions) -> TracerOptions:
     wanted = options.layers
     layers = [layer() for layer in ALL_LAYERS if wanted is None or layer.name in wanted]
-    tracer = options.tracer
-    return TracerOptions(**{**tracer.__dict__, "layers": layers})
+    return replace(options.tracer, layers=layers)
 
 
 @dataclass
@@ -203,8 +207,8 @@ def record(argv: Sequence[str], output: str | Path | None = None,
 
     try:
         return _session(options, _tracer_options(options), launch)
-    except RecordError as e:
-        if options.strict or not str(e).startswith("cannot start BPF tracing"):
+    except TracingRefused as e:
+        if options.strict:
             raise
         # A job must never be lost to its observer: the command runs all
         # the same, and only the log is given up.
@@ -251,8 +255,7 @@ def record_scope_of(scope: Scope, output: str | Path | None = None,
         return _Ran(argv, mount_table(os.getpid()), first.pid if first else os.getpid(), 0,
                     {"node": socket.gethostname(), "scope": scope.describe()})
 
-    tracer_options = TracerOptions(**{**_tracer_options(options).__dict__,
-                                      "lifecycle_consts": scope.lifecycle_consts()})
+    tracer_options = replace(_tracer_options(options), lifecycle_consts=scope.lifecycle_consts())
     return _session(options, tracer_options, run)
 
 
@@ -314,7 +317,7 @@ def _cli_options(options: RecordOptions) -> list[str]:
 def _with_output(options: RecordOptions | None, output: str | Path | None) -> RecordOptions:
     options = options or RecordOptions()
     if output is not None:
-        options = RecordOptions(**{**options.__dict__, "output": Path(output)})
+        options = replace(options, output=Path(output))
     return options
 
 
