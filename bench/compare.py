@@ -24,7 +24,7 @@ from pathlib import Path
 from statistics import median
 
 import overhead
-from overhead import CALLS, HERE, best_of, ns_per_call, recorded
+from overhead import CALLS, HERE, best_of, build_loop, ns_per_call, recorded
 
 REPO = HERE.parent
 
@@ -111,8 +111,7 @@ def main() -> None:
         sys.exit(f"compare: {args.baseline} is not an ebpf-darshan source tree")
     with tempfile.TemporaryDirectory(dir="/dev/shm") as d:
         tmp = Path(d)
-        loop = tmp / "io_loop"
-        subprocess.run(["gcc", "-O2", "-o", str(loop), str(HERE / "io_loop.c")], check=True)
+        loop = build_loop(tmp)
         print(f"{'call':<10}{'untraced':>12}{'baseline':>12}{'this tree':>12}{'change':>12}"
               f"   (ns/call, best of {args.runs} x {CALLS} calls, order swapped every run)")
         for mode in ("write1", "pread4k"):

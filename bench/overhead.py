@@ -74,11 +74,17 @@ def dxt_exit_cost(tmp: Path, loop: Path) -> tuple[float, float]:
     return min(walls[1]) - min(walls[0]), in_loop
 
 
+def build_loop(tmp: Path) -> Path:
+    """bench/io_loop.c compiled into tmp."""
+    loop = tmp / "io_loop"
+    subprocess.run(["gcc", "-O2", "-o", str(loop), str(HERE / "io_loop.c")], check=True)
+    return loop
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(dir="/dev/shm") as d:
         tmp = Path(d)
-        loop = tmp / "io_loop"
-        subprocess.run(["gcc", "-O2", "-o", str(loop), str(HERE / "io_loop.c")], check=True)
+        loop = build_loop(tmp)
         print(f"{'call':<10}{'untraced':>12}{'recorded':>12}{'overhead':>12}"
               f"{'vs Darshan':>12}   (ns/call, best of {RUNS} x {CALLS} calls)")
         dxt_rows = []
