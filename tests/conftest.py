@@ -4,8 +4,11 @@ readers for the logs the recordings produce."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import darshan
@@ -44,6 +47,48 @@ def mpi_bins(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def mpirun(nprocs: int, *argv: str) -> list[str]:
     """An Open MPI launch that works as root on a small machine."""
     return ["mpirun", "-np", str(nprocs), "--allow-run-as-root", "--oversubscribe", *argv]
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _nobody_can_import(python: str) -> bool:
+    probe = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", python, "-c",
+             "import ebpf_darshan.cli, numpy"]
+    return subprocess.run(probe, capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def user_python() -> Iterator[str]:
+    """A Python that other users can run with this checkout's package.
+
+    A checkout in a private directory (root's home is 0700) is out of their
+    reach, as it would not be once installed. Then the environment and the
+    sources are mirrored, by hard links where possible, into a directory
+    everyone can traverse, and its .pth files are pointed at the mirror."""
+    if _nobody_can_import(sys.executable) or sys.prefix == sys.base_prefix:
+        yield sys.executable
+        return
+    import ebpf_darshan
+
+    src = str(Path(ebpf_darshan.__file__).resolve().parent.parent)
+    mirror = Path(tempfile.mkdtemp(prefix="ebpf-darshan-env-"))
+    mirror.chmod(0o755)
+    shutil.copytree(sys.prefix, mirror / "env", symlinks=True, copy_function=_link_or_copy)
+    shutil.copytree(src, mirror / "src", symlinks=True, copy_function=_link_or_copy)
+    for pth in (mirror / "env").glob("lib/python*/site-packages/*.pth"):
+        text = pth.read_text()
+        if src in text:
+            pth.unlink()  # a hard link: write a new file, not the original
+            pth.write_text(text.replace(src, str(mirror / "src")))
+    python = str(mirror / "env" / "bin" / Path(sys.executable).name)
+    assert _nobody_can_import(python), "the mirrored environment is not usable by others"
+    yield python
+    shutil.rmtree(mirror)
 
 
 def ebpf_darshan(*args: str, **kwargs) -> subprocess.CompletedProcess:

@@ -48,6 +48,7 @@ class User:
     name: str
     uid: int
     gid: int
+    python: str  # an interpreter with this package that the user can run
 
     def run(self, argv: list[str], **kwargs) -> subprocess.Popen:
         """argv as this user, with nothing inherited that names root."""
@@ -58,7 +59,7 @@ class User:
 
 
 @pytest.fixture(scope="session")
-def users() -> list[User]:
+def users(user_python: str) -> list[User]:
     out = []
     for name in USERS:
         try:
@@ -67,7 +68,7 @@ def users() -> list[User]:
             subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", name],
                            check=True)
             entry = pwd.getpwnam(name)
-        out.append(User(name, entry.pw_uid, entry.pw_gid))
+        out.append(User(name, entry.pw_uid, entry.pw_gid, user_python))
     return out
 
 
@@ -101,8 +102,8 @@ class Daemon:
         assert "recording" in line, line + self.proc.stderr.read()
 
     def query(self, user: User | None) -> dict:
-        argv = [sys.executable, "-m", "ebpf_darshan", "query", "--json", "--socket",
-                self.socket]
+        python = sys.executable if user is None else user.python
+        argv = [python, "-m", "ebpf_darshan", "query", "--json", "--socket", self.socket]
         if user is None:
             out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
         else:
@@ -475,7 +476,7 @@ def test_obfuscated_paths(daemon: Daemon, users: list[User], workdir: Path) -> N
 
 
 def test_only_root_starts_a_daemon(users: list[User], workdir: Path) -> None:
-    p = users[0].run([sys.executable, "-m", "ebpf_darshan", "daemon", "--log-dir", str(workdir)],
+    p = users[0].run([users[0].python, "-m", "ebpf_darshan", "daemon", "--log-dir", str(workdir)],
                      stderr=subprocess.PIPE, text=True)
     _, err = p.communicate(timeout=WAIT_S)
     assert p.returncode == 1

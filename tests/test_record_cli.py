@@ -110,10 +110,10 @@ def test_full_map_marks_log_partial(bins: Path, tmp_path: Path) -> None:
     assert kept + lost == 50 and lost >= 30
 
 
-def test_not_root(tmp_path: Path) -> None:
+def test_not_root(tmp_path: Path, user_python: str) -> None:
     tmp_path.chmod(0o777)
     done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                           sys.executable, "-m", "ebpf_darshan", "record", "-o",
+                           user_python, "-m", "ebpf_darshan", "record", "-o",
                            str(tmp_path / "x.darshan"), "--", "true"],
                           capture_output=True, text=True)
     assert done.returncode == 1
@@ -134,12 +134,12 @@ def test_bad_input_is_one_line(args: list[str], message: str) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_unwritable_output_dir(tmp_path: Path) -> None:
+def test_unwritable_output_dir(tmp_path: Path, user_python: str) -> None:
     locked = tmp_path / "ro"
     locked.mkdir()
     locked.chmod(0o500)
     done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                           sys.executable, "-m", "ebpf_darshan", "parse", "/nonexistent"],
+                           user_python, "-m", "ebpf_darshan", "parse", "/nonexistent"],
                           capture_output=True, text=True)
     assert done.returncode == 1 and "no such file" in done.stderr
     # root ignores modes, so make the directory really unwritable with a file in the way
