@@ -158,6 +158,15 @@ struct posix_record {
 
 /* Per-thread state kept in task-local storage.  A thread has it exactly
  * when it belongs to a traced process, so its presence is the filter. */
+/* What a traced task is besides its process (task_state.flags). */
+enum task_flag {
+	/* Its process joined a recording mid-life (adopted at attach, or moved
+	 * into a scope's cgroup): streams it opened before may be in use, and
+	 * the library layers adopt them at their first call.  Inherited at
+	 * fork, the file tables being inherited too; cleared by exec. */
+	TASK_JOINED = 1,
+};
+
 struct task_state {
 	__u32 proc;
 	__u32 nr;          /* syscall in flight */
@@ -174,7 +183,7 @@ struct task_state {
 	 * stdio.bpf.c): the system calls stdio makes are not POSIX calls of
 	 * the application, as in Darshan. */
 	__u32 stdio_depth;
-	__u32 pad;
+	__u32 flags;       /* enum task_flag */
 	/* User stack pointer at the outermost stdio call's entry: the stack
 	 * above it means that call is over even if its return went unseen
 	 * (a probe attached mid-call, a longjmp). */

@@ -98,7 +98,8 @@ const volatile bool clock_at_entry = false;
  * a process that enters by itself: parent_proc NO_PARENT). */
 static __always_inline struct task_state *new_traced_process(struct task_struct *task,
 							     __u32 parent_proc,
-							     struct task_struct *parent)
+							     struct task_struct *parent,
+							     __u32 flags)
 {
 	struct task_state *st = bpf_task_storage_get(&task_states, task, 0,
 						     BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -108,6 +109,7 @@ static __always_inline struct task_state *new_traced_process(struct task_struct 
 		return 0;
 	}
 	st->proc = new_proc_index();
+	st->flags = flags;
 	if (parent_proc == NO_PARENT && clock_at_entry)
 		heatmap_start_clock();
 	emit_fork(st->proc, parent_proc, task, parent);
@@ -124,11 +126,11 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	if (!pst) {
 		/* A lone thread of an untraced process is not traced. */
 		if (new_process && traced_by_uid(child))
-			new_traced_process(child, NO_PARENT, parent);
+			new_traced_process(child, NO_PARENT, parent, 0);
 		return 0;
 	}
 	if (new_process) {
-		new_traced_process(child, pst->proc, parent);
+		new_traced_process(child, pst->proc, parent, pst->flags);
 		return 0;
 	}
 	cst = bpf_task_storage_get(&task_states, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -137,6 +139,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		return 0;
 	}
 	cst->proc = pst->proc;
+	cst->flags = pst->flags;
 	return 0;
 }
 
@@ -183,10 +186,12 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid,
 		if (!traced_by_uid(task) && !task_cgroup_in_scope(task) &&
 		    !env_in_scope(env, env_len))
 			return 0;
-		st = new_traced_process(task, NO_PARENT, 0);
+		st = new_traced_process(task, NO_PARENT, 0, 0);
 		if (!st)
 			return 0;
 	}
+	/* A new image: no stream of the old one survives exec. */
+	st->flags &= ~TASK_JOINED;
 	fill_task(e, EV_EXEC, st->proc, task);
 	e->path_len = n;
 	e->walk_len = env_len;
@@ -215,7 +220,7 @@ int BPF_PROG(on_cgroup_attach, struct cgroup *dst, const char *path,
 		return 0;
 	if (!on_default_hierarchy(dst) || !cgroup_in_scope(dst))
 		return 0;
-	new_traced_process(task, NO_PARENT, 0);
+	new_traced_process(task, NO_PARENT, 0, TASK_JOINED);
 	return 0;
 }
 

@@ -269,6 +269,30 @@ static __always_inline void count_close(struct stdio_record *r, __u64 t1, __u64 
 	timer_add(&r->times[ST_META_TIME], &r->last_meta_end, t1, t2);
 }
 
+/* A stream in use since before the process joined the recording (opened
+ * before its probes were in place): its file gets a record at the first
+ * call after, named from the kernel, counted from the stream's position
+ * then.  Darshan would have met it at its open; without the open this is
+ * the nearest. */
+static __always_inline void adopt_stream(__u32 proc, __u64 stream)
+{
+	struct file_key key = {};
+	struct stdio_record *r;
+	bool created = false;
+	struct file *f;
+
+	if (!stream)
+		return;
+	f = fd_file(stream_fd(stream));
+	if (!f || !file_key_of(f, proc, &key) || bpf_map_lookup_elem(&stdio_records, &key))
+		return;
+	r = get_record(&key, &created);
+	if (!r || !created)
+		return;
+	r->offset = stream_pos(stream);
+	emit_layer_file_event(LAYER_STDIO, &key, f);
+}
+
 /* A stream was opened: the record of its file, named on creation. */
 static __always_inline void on_open(__u32 proc, struct stdio_call *c, __u64 stream,
 				    __u64 t1, __u64 t2)
@@ -400,6 +424,8 @@ int BPF_KPROBE(stdio_enter)
 	c->item_size = args[2];
 	if (op == SIO_WRITE_STRING || op == SIO_READ_STRING || op == SIO_READ_FORMAT)
 		c->pos = stream_pos(c->stream);
+	if ((st->flags & TASK_JOINED) && !c->to_stdout && op != SIO_REOPEN)
+		adopt_stream(st->proc, c->stream);
 	if (op == SIO_CLOSE)
 		c->has_key = stream_record(st->proc, c->stream, &c->key) != 0;
 	c->start_ns = bpf_ktime_get_ns();

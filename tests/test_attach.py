@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_counters, posix
+from conftest import assert_counters, module_records, posix
 from ebpf_darshan.darshan import read_log
 
 pytestmark = pytest.mark.kernel  # root, BTF and the BPF objects
@@ -62,3 +62,29 @@ def test_attach_stops_after_the_duration(bins: Path, tmp_path: Path) -> None:
     finally:
         app.kill()
         app.wait()
+
+
+def test_attach_adopts_a_stream_opened_before(bins: Path, tmp_path: Path) -> None:
+    """The library probes go on the running process, and the FILE it opened
+    before the attach is counted from its first call after, under its name."""
+    data = tmp_path / "stream.dat"
+    app = subprocess.Popen([str(bins / "fwrite_then_wait"), str(data)], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    assert app.stdout.readline() == "ready\n"  # 5 items written, untraced
+    log = tmp_path / "stream.darshan"
+    attach = start_attach(log, app.pid)
+    app.stdin.write("go\n")
+    app.stdin.close()
+    assert app.wait(30) == 0
+    _, err = attach.communicate(timeout=30)
+    assert attach.returncode == 0, err
+    stdio = {n: r for (_, n), r in module_records(log, "STDIO").items()}
+    assert set(stdio) == {str(data)}  # fgets on stdin was in flight: not counted
+    assert_counters(stdio[str(data)], {
+        "STDIO_OPENS": 0, "STDIO_WRITES": 7, "STDIO_BYTES_WRITTEN": 700,
+        # counted from the stream's position at the attach
+        "STDIO_MAX_BYTE_WRITTEN": 1199, "STDIO_READS": 0})
+    # the stream's system calls (fclose's write and close) are stdio's, not
+    # the application's, as in a recording that launched it
+    assert (0, str(data)) not in posix(log)
+    assert not read_log(log).partial_flag

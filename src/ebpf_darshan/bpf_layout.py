@@ -22,6 +22,7 @@ RECORD_EXCLUDED = 1
 ENV_COPY_MAX = 16384
 NO_PARENT = 0xFFFFFFFF
 RECORD_NAMED = 2
+TASK_JOINED = 1
 RETIRED_DEV = 0xFFFFFFF9
 
 # enum posix_time: eight timestamps (T_OPEN_START..T_CLOSE_END), then
@@ -104,7 +105,7 @@ task_state = np.dtype([
     ("last_slot", "<u4"),
     ("last_ino", "<u8"),
     ("stdio_depth", "<u4"),
-    ("pad", "<u4"),
+    ("flags", "<u4"),
     ("stdio_sp", "<u8"),
 ])
 

@@ -96,6 +96,13 @@ class LibraryProbes:
     def on_exit(self, proc: int, pid: int) -> None:
         self.forget(pid)
 
+    def on_adopt(self, proc: int, pid: int) -> None:
+        """Probed while it runs: a call in flight now is seen without its
+        entry or its return, which the call-depth tracking of the layers
+        survives (bpf/uprobe_layer.bpf.h); streams already open are adopted
+        at their next call (TASK_JOINED)."""
+        self.attach(pid)
+
     def forget(self, pid: int) -> None:
         """Detach everything attached for pid (it exited)."""
         for links in self._links.pop(pid, {}).values():

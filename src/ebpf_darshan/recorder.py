@@ -50,9 +50,10 @@ class Rename:
 
 
 class ProcessWatcher(Protocol):
-    """Something that must act on traced processes at exec, at a hold and at
-    exit.  A held process (bpf/process_hold.bpf.h) is stopped until every
-    watcher's on_hold has returned."""
+    """Something that must act on traced processes at exec, at a hold, at
+    exit, and when one joins the recording mid-life.  A held process
+    (bpf/process_hold.bpf.h) is stopped until every watcher's on_hold has
+    returned."""
 
     def on_hold(self, kind: int, proc: int, pid: int) -> None:
         """kind: L.EV_EXEC (with TracerOptions.hold_at_exec), L.EV_LIB_MAP
@@ -61,6 +62,10 @@ class ProcessWatcher(Protocol):
     def on_exec(self, proc: int, pid: int) -> None: ...
 
     def on_exit(self, proc: int, pid: int) -> None: ...
+
+    def on_adopt(self, proc: int, pid: int) -> None:
+        """pid was running before it was traced (scope.py adopted it, or it
+        was moved into the scope's cgroup); it is not held."""
 
 
 class EventSource(Protocol):
@@ -122,6 +127,11 @@ class Recording:
         finally:
             if ev["held"]:
                 release(int(ev["pid"]))
+
+    def adopted(self, proc: int, pid: int) -> None:
+        """A running process joined as proc: the watchers catch up with it."""
+        for w in self.watchers:
+            w.on_adopt(proc, pid)
 
     def _notify(self, kind: int, proc: int, pid: int, held: bool) -> None:
         for w in self.watchers:

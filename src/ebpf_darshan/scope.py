@@ -138,6 +138,7 @@ class Scope:
                 continue  # gone, or the kernel traced it first (a traced parent's fork)
             self._next_proc += 1
             recording.procs[proc] = Process(pid, None, _exe(pid), environ=read_environ(pid))
+            recording.adopted(proc, pid)
             known.add(pid)
             adopted = True
             todo.extend(sorted(_children(pid) - known))
@@ -150,8 +151,9 @@ class Scope:
         for proc, ktime in recording.entered:
             process = recording.procs[proc]
             _trace_threads(tracer, process.pid, proc)
-            if process.environ is None:
+            if process.environ is None:  # no exec brought it: it was moved in, running
                 process.environ = read_environ(process.pid)
+                recording.adopted(proc, process.pid)
             if not recording.start_ktime:
                 self._started(recording, tracer.job_clock() or ktime)
         recording.entered.clear()

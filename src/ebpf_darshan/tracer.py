@@ -305,24 +305,26 @@ class Tracer:
 
     def trace_process(self, pid: int, proc: int) -> None:
         """Trace pid (and, from now on, everything it starts) as proc."""
-        self._set_task(task_key(pid), proc, BPF_ANY)
+        self._set_task(task_key(pid), proc, 0, BPF_ANY)
 
     def trace_thread(self, tid: int, proc: int) -> bool:
-        """Trace one running thread as part of proc, unless it is traced
-        already; False if it is gone or was traced."""
+        """Trace one running thread as part of proc, which joins mid-life
+        (L.TASK_JOINED), unless it is traced already; False if it is gone
+        or was traced."""
         try:
             key = task_key(tid, thread=True)
         except OSError:
             return False
         try:
-            self._set_task(key, proc, BPF_NOEXIST)
+            self._set_task(key, proc, L.TASK_JOINED, BPF_NOEXIST)
         except BpfError:
             return False
         return True
 
-    def _set_task(self, key: np.ndarray, proc: int, flags: int) -> None:
+    def _set_task(self, key: np.ndarray, proc: int, task_flags: int, flags: int) -> None:
         state = np.zeros(1, dtype=L.task_state)
         state["proc"] = proc
+        state["flags"] = task_flags
         try:
             map_update(self._tasks_fd, key, state, flags)
         finally:
