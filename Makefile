@@ -79,6 +79,7 @@ verifier-report: setup
 
 bench: setup
 	$(PY) bench/overhead.py
+	$(PY) bench/pause.py
 
 # This tree against another source tree built in place (docs/performance.md).
 bench-compare: setup

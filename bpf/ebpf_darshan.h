@@ -284,6 +284,11 @@ enum extra_slot {
 };
 
 /* Loss and fill accounting, one u64 slot each in the `health` array. */
+/* Library-layer records whose names user space accepted (heatmap.bpf.h). */
+#define NAMED_RECORDS_MAX 16384
+/* Library files probed for every process at once (shared_maps.bpf.h). */
+#define PROBED_LIBRARIES_MAX 256
+
 enum health_slot {
 	H_RECORDS_DROPPED = 0,   /* records map full: a file's counters were lost */
 	H_EVENTS_DROPPED = 1,    /* ring buffer full: a name or process event was lost */

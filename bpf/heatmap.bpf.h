@@ -66,7 +66,6 @@ struct {
  * whose names user space has accepted.  POSIX records keep the same fact
  * in their RECORD_NAMED flag.  A record missing here (map full, or named
  * too late) only costs user space the binning of its segments. */
-#define NAMED_RECORDS_MAX 16384
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -22,6 +22,11 @@
 
 /* Set by user space when a library layer is on. */
 const volatile bool hold_libraries = false;
+/* Set by user space when the probes of a library file, once attached, fire
+ * in every process that maps it (a node's recorder, which traces nearly
+ * all of them): a process is held only to map a file not probed yet, and
+ * a forked child, which has its parent's libraries, never. */
+const volatile bool probes_shared = false;
 /* Basename prefixes of the libraries of interest; "" ends the list. */
 const volatile char hold_prefixes[HOLD_PREFIXES][HOLD_PREFIX_LEN] = {};
 /* Command names of processes never held (see HOLD_SKIP_COMMS). */
@@ -90,8 +95,13 @@ static __always_inline void hold_library_map(__u32 proc, long prot, long fd)
 	if (!hold_libraries || !(prot & PROT_EXEC))
 		return;
 	f = fd_file(fd);
-	if (!f || !file_key_of(f, proc, &key) || !library_of_interest(f))
+	if (!f || !file_key_of(f, 0, &key))
 		return;
+	if (probes_shared && bpf_map_lookup_elem(&probed_libraries, &key))
+		return;
+	if (!library_of_interest(f))
+		return;
+	key.proc = proc;
 	hold_current(EV_LIB_MAP, proc, &key);
 }
 
@@ -100,7 +110,8 @@ static __always_inline void hold_forked_process(__u32 proc)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 
-	if (!hold_libraries || task->pid != task->tgid || task->mm == task->real_parent->mm)
+	if (!hold_libraries || probes_shared || task->pid != task->tgid ||
+	    task->mm == task->real_parent->mm)
 		return;
 	hold_current(EV_FORKED, proc, 0);
 }

@@ -25,6 +25,16 @@ struct {
 	__uint(max_entries, EVENTS_RINGBUF_BYTES);
 } events SEC(".maps");
 
+/* Library files whose probes are attached for every process that maps
+ * them (a node's recorder: see library_hold.bpf.h), keyed by file key with
+ * proc 0.  Mapping one of these needs no hold. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PROBED_LIBRARIES_MAX);
+	__type(key, struct file_key);
+	__type(value, __u8);
+} probed_libraries SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, H_NUM_SLOTS);

@@ -697,9 +697,9 @@ int edb_use_uprobe_multi(struct edb_object *o)
 /* Attach program prog_name at the entries (or returns) of n functions, at
  * file offsets `offsets` of the library at path, in process pid only: the
  * kernel puts the breakpoints in pid's address space alone, so other
- * processes mapping the library pay nothing.  One link for all functions,
- * because each link costs an RCU grace period to take down.  Returns the
- * link's fd. */
+ * processes mapping the library pay nothing.  pid 0: in every process that
+ * maps the file, now or later.  One link for all functions, because each
+ * link costs an RCU grace period to take down.  Returns the link's fd. */
 int edb_attach_uprobes(struct edb_object *o, const char *prog_name, int pid, const char *path,
 		       const unsigned long *offsets, const unsigned long long *cookies,
 		       unsigned int n, int retprobe)
@@ -708,8 +708,8 @@ int edb_attach_uprobes(struct edb_object *o, const char *prog_name, int pid, con
 	struct edb_uprobe_multi_attr attr;
 	int fd;
 
-	if (pid <= 0)
-		return fail(-EINVAL, "uprobes are attached per process, not to pid", NULL);
+	if (pid < 0)
+		return fail(-EINVAL, "uprobes are attached per process or to all, not to pid", NULL);
 	if (!prog)
 		return fail(-ENOENT, "no program", prog_name);
 	memset(&attr, 0, sizeof(attr));

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import assert_counters, module_records, posix
 from ebpf_darshan.darshan import read_log
+from test_hdf5 import WORKLOADS as H5_WORKLOADS, check_h5py_rw
 
 pytestmark = pytest.mark.kernel  # root, BTF and the BPF objects
 
@@ -88,3 +89,20 @@ def test_attach_adopts_a_stream_opened_before(bins: Path, tmp_path: Path) -> Non
     # the application's, as in a recording that launched it
     assert (0, str(data)) not in posix(log)
     assert not read_log(log).partial_flag
+
+
+def test_attach_then_dlopen_hdf5(tmp_path: Path) -> None:
+    """A process that loads libhdf5 (h5py's own copy, by dlopen) after the
+    attach is held at the mapping and probed: H5F and H5D are exact."""
+    h5 = tmp_path / "late.h5"
+    app = subprocess.Popen([sys.executable, str(H5_WORKLOADS / "h5py_rw.py"), str(h5), "wait"],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert app.stdout.readline() == "ready\n"
+    log = tmp_path / "late.darshan"
+    attach = start_attach(log, app.pid)
+    app.stdin.write("go\n")
+    app.stdin.close()
+    assert app.wait(60) == 0
+    _, err = attach.communicate(timeout=30)
+    assert attach.returncode == 0, err
+    check_h5py_rw(log, h5)

@@ -26,7 +26,7 @@ import darshan
 import numpy as np
 import pytest
 
-from conftest import assert_counters, heatmap_bytes, module_bytes, posix
+from conftest import assert_counters, heatmap_bytes, module_bytes, module_records, posix
 from ebpf_darshan import bpf_layout as L
 from ebpf_darshan.cli.daemon import POLL_MS
 from ebpf_darshan.darshan import read_log
@@ -36,6 +36,7 @@ pytest.importorskip("ebpf_darshan._shim", reason="the BPF extension is not built
 from ebpf_darshan.node.logs import obfuscated
 from ebpf_darshan.node.recorder import NodeOptions, NodeRecorder
 from ebpf_darshan.tracer import Tracer, TracerOptions
+from test_mpiio import RANK_FILE, SHARED_FILE, TIMING_DEPENDENT
 
 pytestmark = pytest.mark.kernel  # root, BTF and the BPF objects
 
@@ -482,3 +483,35 @@ def test_only_root_starts_a_daemon(users: list[User], workdir: Path) -> None:
     assert p.returncode == 1
     assert err.strip() == ("ebpf-darshan: daemon needs root (it loads BPF programs into the "
                            "kernel); try: sudo ebpf-darshan daemon ...")
+
+
+def test_a_job_gets_every_module(daemon: Daemon, users: list[User], workdir: Path,
+                                 mpi_bins: Path) -> None:
+    """The daemon's jobs get the library layers too: an MPI program run by
+    a user has its MPI-IO records, exact and reduced as `record` makes them
+    (the shared file at rank -1), and its stdout's STDIO record."""
+    binary = workdir / "mpiio_rw"
+    shutil.copy(mpi_bins / "mpiio_rw", binary)  # pytest's tmp is root's only
+    out = workdir / "mpi"
+    out.mkdir()
+    out.chmod(0o777)
+    ranks = 2
+    job = users[0].run(["mpirun", "--oversubscribe", "-np", str(ranks), str(binary), str(out)],
+                       cwd=workdir, stdout=subprocess.PIPE, text=True)
+    stdout, _ = job.communicate(timeout=120)
+    assert job.returncode == 0
+    modes = [int(x) for x in stdout.split()]
+    (log,) = daemon.logs_with("mpi/shared.dat")
+    records = module_records(log, "MPI-IO")
+    shared = records[(-1, str(out / "shared.dat"))]
+    summed = {k: v * ranks for k, v in SHARED_FILE.items() if k not in TIMING_DEPENDENT
+              and "_RANK" not in k and ("_ACCESS" not in k or k.endswith("_COUNT"))}
+    assert_counters(shared, summed | {"MPIIO_MODE": modes[0]})
+    for rank in range(ranks):
+        assert_counters(records[(rank, str(out / f"rank{rank}.dat"))],
+                        RANK_FILE | {"MPIIO_MODE": modes[1]})
+    assert len(records) == 1 + ranks, records.keys()
+    stdio = module_records(log, "STDIO")
+    assert sum(r["STDIO_WRITES"] for (_, name), r in stdio.items() if name == "<STDOUT>") > 0
+    assert read_log(log).job.nprocs == ranks
+    assert not read_log(log).partial_flag, read_log(log).job.metadata

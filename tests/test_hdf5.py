@@ -106,6 +106,11 @@ def test_h5py_bundled_library(tmp_path: Path) -> None:
     h5 = tmp_path / "py.h5"
     log = tmp_path / "h5py.darshan"
     record(log, [sys.executable, str(WORKLOADS / "h5py_rw.py"), str(h5)])
+    check_h5py_rw(log, h5)
+
+
+def check_h5py_rw(log: Path, h5: Path) -> None:
+    """The H5F and H5D records of h5py_rw.py writing h5, as rank 0."""
     files = module_records(log, "H5F")
     assert_counters(files[(0, str(h5))], {"H5F_OPENS": 2, "H5F_FLUSHES": 1, "H5F_USE_MPIIO": 0})
     sets = module_records(log, "H5D")

@@ -194,7 +194,7 @@ class BpfObject:
         """Run `program` when process pid reaches the functions at file
         offsets `offsets` of the library at path (at their return, with
         retprobe); bpf_get_attach_cookie() gives it the matching cookie.
-        Only pid's address space is probed."""
+        Only pid's address space is probed; pid 0: every process's."""
         c_offsets = ffi.new("unsigned long[]", offsets)
         c_cookies = ffi.new("unsigned long long[]", cookies)
         fd = _check(lib.edb_attach_uprobes(self._obj, program.encode(), pid, path.encode(),

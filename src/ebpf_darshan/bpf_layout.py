@@ -22,6 +22,8 @@ RECORD_EXCLUDED = 1
 ENV_COPY_MAX = 16384
 NO_PARENT = 0xFFFFFFFF
 RECORD_NAMED = 2
+NAMED_RECORDS_MAX = 16384
+PROBED_LIBRARIES_MAX = 256
 TASK_JOINED = 1
 RETIRED_DEV = 0xFFFFFFF9
 
@@ -73,6 +75,11 @@ HEATMAP_ROW_BINS = HEATMAP_BINS + HEATMAP_LEVELS * (HEATMAP_BINS // 2)
 proc_origin = np.dtype([("cgroup_id", "<u8"), ("uid", "<u4"), ("parent_leads_session", "<u4")])
 
 file_key = np.dtype([("proc", "<u4"), ("dev", "<u4"), ("ino", "<u8")])
+# A library's own handle of a traced process: an MPI_File, an HDF5 hid_t.
+mpiio_handle_key = np.dtype([("proc", "<u4"), ("pad", "<u4"), ("handle", "<u8")])
+h5_id_key = np.dtype([("proc", "<u4"), ("pad", "<u4"), ("hid", "<i8")])
+h5_object = np.dtype([("serial", "<u8"), ("file_serial", "<u8"), ("kind", "<u4"),
+                      ("pad", "<u4")])
 
 value_slot = np.dtype([("value", "<i8"), ("count", "<i8")])
 

@@ -26,12 +26,12 @@ from .binding import (
     queue_push,
     task_key,
 )
-from .layers.base import LayerResult, LibraryLayer
+from .layers.base import KernelMap, LayerResult, LibraryLayer, Tables
 from .object_loader import Features, Loaded, load_object, set_consts
 from .timelines import KernelTimelines, OwnHeatmap
 
 SHARED_MAPS = ("task_states", "events", "health", "heatmaps", "job_clock", "segments",
-               "named_records", "proc_heatmaps", "free_heatmap_rows")
+               "named_records", "proc_heatmaps", "free_heatmap_rows", "probed_libraries")
 # The POSIX module: posix.bpf.o holds the system call hooks (it counts reads
 # and writes itself) and the record maps; each other object counts one
 # concern, most of them handed over by the exit hook through a tail call
@@ -93,6 +93,9 @@ class TracerOptions:
     # Each process's heatmap counts from its own job's start (the node
     # daemon); heatmap_procs rows are lent to processes doing I/O.
     own_heatmap_clocks: bool = False
+    # Library probes fire in every process mapping the library, not per
+    # process (library_probes.py; the node daemon).
+    probes_shared: bool = False
 
 
 def _string_table(strings: list[str], rows: int, width: int) -> np.ndarray:
@@ -102,6 +105,20 @@ def _string_table(strings: list[str], rows: int, width: int) -> np.ndarray:
         raw = string.encode()[:width - 1]
         table[i, :len(raw)] = np.frombuffer(raw, dtype=np.uint8)
     return table
+
+
+# named_records (bpf/heatmap.bpf.h), as a map whose entries are taken
+NAMED_MARKS = KernelMap("named_records", L.file_key, np.dtype(np.uint8), L.NAMED_RECORDS_MAX)
+
+
+def _take_entries(fd: int, kernel_map: KernelMap, procs: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """The entries of procs, deleted from the map."""
+    keys, values = map_dump(fd, kernel_map.key, kernel_map.value, kernel_map.capacity)
+    mine = np.isin(keys["proc"], procs)
+    if mine.any():
+        map_delete(fd, keys[mine])
+    return keys[mine], values[mine]
 
 
 def _array_values(fd: int, n: int) -> np.ndarray:
@@ -166,6 +183,7 @@ class Tracer:
             self._clock_fd = lifecycle.map_fd("job_clock")
             self._heatmaps_fd = lifecycle.map_fd("heatmaps")
             self._named_fd = lifecycle.map_fd("named_records")
+            self._probed_fd = lifecycle.map_fd("probed_libraries")
             self._proc_heatmaps_fd = lifecycle.map_fd("proc_heatmaps")
             self._free_rows_fd = lifecycle.map_fd("free_heatmap_rows")
             if options.own_heatmap_clocks:
@@ -230,6 +248,7 @@ class Tracer:
             # Mapping one of the layers' libraries holds the process, and so
             # does a fork, so that probes are in place before the library runs.
             "hold_libraries": np.bool_(bool(self.options.layers)),
+            "probes_shared": np.bool_(self.options.probes_shared),
             "hold_prefixes": _string_table(prefixes, L.HOLD_PREFIXES, L.HOLD_PREFIX_LEN),
             "hold_skip_comms": _string_table(list(HOLD_SKIP_COMMS), L.HOLD_SKIP_COMMS,
                                              L.COMM_LEN),
@@ -301,7 +320,22 @@ class Tracer:
             return None
 
     def collect_layers(self) -> list[LayerResult]:
-        return [layer.collect(obj) for layer, obj in self.layers]
+        """After the run, before closing: every layer's records."""
+        return [layer.result(tuple(map_dump(obj.map_fd(m.name), m.key, m.value, m.capacity)
+                                   for m in layer.record_maps))
+                for layer, obj in self.layers]
+
+    def take_layers(self, procs: np.ndarray) -> list[tuple[LibraryLayer, Tables]]:
+        """The library-layer records of ended processes, taken out of the
+        kernel with what else they left there (handles, named marks)."""
+        out = []
+        for layer, obj in self.layers:
+            out.append((layer, tuple(_take_entries(obj.map_fd(m.name), m, procs)
+                                     for m in layer.record_maps)))
+            for m in layer.process_maps:
+                _take_entries(obj.map_fd(m.name), m, procs)
+        _take_entries(self._named_fd, NAMED_MARKS, procs)
+        return out
 
     def trace_process(self, pid: int, proc: int) -> None:
         """Trace pid (and, from now on, everything it starts) as proc."""
@@ -349,6 +383,13 @@ class Tracer:
         with contextlib.suppress(BpfError):
             map_update(self._named_fd, np.array([key], dtype=L.file_key),
                        np.ones(1, dtype=np.uint8), BPF_ANY)
+
+    def library_probed(self, dev: int, ino: int) -> None:
+        """The library file's probes now fire in every process: mapping it
+        needs no hold (TracerOptions.probes_shared)."""
+        key = np.zeros(1, dtype=L.file_key)
+        key["dev"], key["ino"] = dev, ino
+        map_update(self._probed_fd, key, np.ones(1, dtype=np.uint8), BPF_ANY)
 
     def poll(self, timeout_ms: int) -> list[bytes]:
         assert self._events is not None

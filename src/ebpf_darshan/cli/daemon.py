@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..api import check_system, start_tracer
+from ..layers.catalog import ALL_LAYERS
 from ..node.query import DEFAULT_SOCKET, QueryServer
 from ..node.recorder import NodeOptions, NodeRecorder
 from ..node.snapshot import answer
@@ -18,6 +19,7 @@ from ..tracer import TracerOptions
 from .errors import CliError
 from .tracer_args import (
     add_heatmap_option,
+    add_layer_options,
     add_tracer_options,
     heatmap_options,
     path_filter_of,
@@ -41,6 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"trace processes of users with at least this uid (default "
                    f"{DEFAULT_MIN_UID}; root is never traced)")
     add_tracer_options(p, DEFAULT_EVENT_BUFFER_MB)
+    add_layer_options(p)
     add_heatmap_option(p, "processes doing I/O at once that get heatmaps (later ones' bytes "
                        "are counted as lost)", DEFAULT_HEATMAP_PROCS)
     p.add_argument("--max-job-records", type=int, default=DEFAULT_JOB_RECORDS, metavar="N",
@@ -70,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
     log_dir = Path(args.log_dir)
     if not log_dir.is_dir():
         raise CliError(f"--log-dir {log_dir} is not a directory")
+    layers = [layer() for layer in ALL_LAYERS if not getattr(args, f"no_{layer.name}")]
     options = heatmap_options(args, tracer_options(args, TracerOptions(
-        lifecycle_consts={"trace_uid_min": np.uint32(args.min_uid)}, own_heatmap_clocks=True)))
+        lifecycle_consts={"trace_uid_min": np.uint32(args.min_uid)}, own_heatmap_clocks=True,
+        layers=layers, probes_shared=True)))
     path_filter = path_filter_of(args)
     check_system("daemon")
     tracer = start_tracer(options)

@@ -38,6 +38,29 @@ class Probe:
     cookie: int = 0
 
 
+@dataclass(frozen=True)
+class KernelMap:
+    """A hash map of a layer's object whose keys start with the traced
+    process's index (`proc`): records, or a process's library handles."""
+
+    name: str
+    key: np.dtype
+    value: np.dtype
+    capacity: int
+
+
+# The entries of a layer's record maps (LibraryLayer.record_maps), in order:
+# (keys, values) of each.
+Tables = tuple[tuple[np.ndarray, np.ndarray], ...]
+
+
+def concat_tables(parts: list[Tables]) -> Tables:
+    """Tables read at different times (processes taken as they ended) as one."""
+    return tuple((np.concatenate([part[i][0] for part in parts]),
+                  np.concatenate([part[i][1] for part in parts]))
+                 for i in range(len(parts[0])))
+
+
 @dataclass
 class LayerRecords:
     """A layer's contribution to the log."""
@@ -71,6 +94,10 @@ class LibraryLayer(ABC):
     library: ClassVar[re.Pattern[str]]  # basename of the library file, matched in full
     probes: ClassVar[tuple[Probe, ...]]
     description: ClassVar[str]          # one line for --help
+    record_maps: ClassVar[tuple[KernelMap, ...]]  # what result() is made of
+    # What a process leaves in the kernel besides its records (its library
+    # handles): dropped with its records when it ends (a node's recorder).
+    process_maps: ClassVar[tuple[KernelMap, ...]] = ()
 
     def matches(self, basename: str) -> bool:
         return self.library.fullmatch(basename) is not None
@@ -80,9 +107,11 @@ class LibraryLayer(ABC):
         (what kind of library it is).  None by default."""
         return 0
 
-    def configure(self, obj: BpfObject) -> None:  # noqa: B027 (a hook, not abstract: no-op default)
-        """Before load: resize maps, set constants.  Nothing by default."""
+    def configure(self, obj: BpfObject) -> None:
+        """Before load: size the maps; subclasses set their constants too."""
+        for kernel_map in self.record_maps + self.process_maps:
+            obj.resize_map(kernel_map.name, kernel_map.capacity)
 
     @abstractmethod
-    def collect(self, obj: BpfObject) -> LayerResult:
-        """After the run, before the tracer closes: read the kernel maps."""
+    def result(self, tables: Tables) -> LayerResult:
+        """The layer's result from the entries of its record maps."""

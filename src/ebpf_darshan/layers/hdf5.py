@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import bpf_layout as L
-from ..binding import BpfObject, function_offsets, map_dump
+from ..binding import function_offsets
 from ..darshan import modules as M, record_id
 from ..posix_records import kernel_times
 from . import open_merge
-from .base import LayerRecords, LayerResult, LibraryLayer, Probe
+from .base import KernelMap, LayerRecords, LayerResult, LibraryLayer, Probe, Tables
 
 if TYPE_CHECKING:
     from ..recorder import Recording
@@ -27,6 +27,7 @@ CD = {name: i for i, name in enumerate(M.counter_names(H5D))}
 H5F_DTYPE = M.record_dtype(H5F)
 H5D_DTYPE = M.record_dtype(H5D)
 MAX_RECORDS = 4096
+MAX_IDS = 16384  # groups, datasets, dataspaces and property lists open at once
 NOT_KNOWN = -1
 # Darshan's dataset names are "file:object path" cut to this many bytes.
 NAME_MAX = 255
@@ -82,13 +83,13 @@ class Hdf5Layer(LibraryLayer):
     def library_cookie(self, path: str) -> int:
         return L.H5_PARALLEL_LIB if function_offsets(path, [PARALLEL_MARKER]) else 0
 
-    def configure(self, obj: BpfObject) -> None:
-        obj.resize_map("h5f_records", MAX_RECORDS)
-        obj.resize_map("h5d_records", MAX_RECORDS)
+    record_maps = (KernelMap("h5f_records", L.file_key, L.h5f_record, MAX_RECORDS),
+                   KernelMap("h5d_records", L.file_key, L.h5d_record, MAX_RECORDS))
+    process_maps = (KernelMap("h5_ids", L.h5_id_key, L.h5_object, MAX_IDS),
+                    KernelMap("h5_shapes", L.h5_id_key, L.h5_shape, MAX_IDS))
 
-    def collect(self, obj: BpfObject) -> Hdf5Result:
-        files = map_dump(obj.map_fd("h5f_records"), L.file_key, L.h5f_record, MAX_RECORDS)
-        datasets = map_dump(obj.map_fd("h5d_records"), L.file_key, L.h5d_record, MAX_RECORDS)
+    def result(self, tables: Tables) -> Hdf5Result:
+        files, datasets = tables
         return Hdf5Result(files, datasets)
 
 

@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import bpf_layout as L
-from ..binding import BpfObject, function_offsets, map_dump
+from ..binding import BpfObject, function_offsets
 from ..darshan import modules as M, record_id
 from ..posix_records import kernel_times, top_values
 from . import open_merge
-from .base import LayerRecords, LayerResult, LibraryLayer, Probe
+from .base import KernelMap, LayerRecords, LayerResult, LibraryLayer, Probe, Tables
 
 if TYPE_CHECKING:
     from ..recorder import Recording
@@ -94,16 +94,17 @@ class MpiioLayer(LibraryLayer):
         openmpi = function_offsets(path, [OPENMPI_MARKER])
         return (L.ABI_OPENMPI if openmpi else L.ABI_MPICH) << L.MIO_ABI_SHIFT
 
+    record_maps = (KernelMap("mpiio_records", L.file_key, L.mpiio_record, MAX_RECORDS),)
+    process_maps = (KernelMap("mpiio_handles", L.mpiio_handle_key, np.dtype(np.uint64),
+                              MAX_RECORDS),)
+
     def configure(self, obj: BpfObject) -> None:
-        obj.resize_map("mpiio_records", MAX_RECORDS)
-        obj.resize_map("mpiio_handles", MAX_RECORDS)
+        super().configure(obj)
         for name, offset in OPENMPI_LAYOUT.items():
             obj.set_const(name, np.uint32(offset))
 
-    def collect(self, obj: BpfObject) -> MpiioResult:
-        keys, values = map_dump(obj.map_fd("mpiio_records"), L.file_key, L.mpiio_record,
-                                MAX_RECORDS)
-        return MpiioResult(keys, values)
+    def result(self, tables: Tables) -> MpiioResult:
+        return MpiioResult(*tables[0])
 
 
 class MpiioResult(LayerResult):

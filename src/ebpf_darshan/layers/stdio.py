@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import bpf_layout as L
-from ..binding import BpfObject, map_dump
 from ..darshan import modules as M, record_id
-from .base import LayerRecords, LayerResult, LibraryLayer, Probe
+from .base import KernelMap, LayerRecords, LayerResult, LibraryLayer, Probe, Tables
 
 if TYPE_CHECKING:
     from ..recorder import Recording
@@ -81,13 +80,10 @@ class StdioLayer(LibraryLayer):
     probes = PROBES
     description = "STDIO module: fopen/fread/fwrite/fprintf... through uprobes on libc"
 
-    def configure(self, obj: BpfObject) -> None:
-        obj.resize_map("stdio_records", MAX_RECORDS)
+    record_maps = (KernelMap("stdio_records", L.file_key, L.stdio_record, MAX_RECORDS),)
 
-    def collect(self, obj: BpfObject) -> StdioResult:
-        keys, values = map_dump(obj.map_fd("stdio_records"), L.file_key, L.stdio_record,
-                                MAX_RECORDS)
-        return StdioResult(keys, values)
+    def result(self, tables: Tables) -> StdioResult:
+        return StdioResult(*tables[0])
 
 
 class StdioResult(LayerResult):

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import bpf_layout as L
+from ..layers.base import Tables
 from ..names import PathFilter
-from ..recorder import Recording
+from ..recorder import ProcessWatcher, Recording
 from .slurm import SlurmJobs
 
 EVENT_HEADER = L.event.itemsize
@@ -53,6 +54,8 @@ class NodeJob:
     pending: list[np.ndarray] = field(default_factory=list)
     pending_count: int = 0
     lost_pending: int = 0
+    # Library-layer records of ended processes, by layer name.
+    layer_tables: dict[str, list[Tables]] = field(default_factory=dict)
 
     @property
     def exe(self) -> str:
@@ -88,8 +91,10 @@ class Origin:
 class JobTable:
     """Running jobs and which job each traced process belongs to."""
 
-    def __init__(self, path_filter: PathFilter, boot_epoch_ns: int):
+    def __init__(self, path_filter: PathFilter, boot_epoch_ns: int,
+                 watchers: list[ProcessWatcher]):
         self.path_filter = path_filter
+        self._watchers = watchers  # of every job's processes
         self._boot_epoch_ns = boot_epoch_ns
         self._slurm = SlurmJobs()
         self.running: dict[str, NodeJob] = {}
@@ -113,7 +118,7 @@ class JobTable:
         return job
 
     def _start(self, key: str, slurm: int | None, origin: Origin, health: np.ndarray) -> NodeJob:
-        rec = Recording(self.path_filter)
+        rec = Recording(self.path_filter, watchers=self._watchers)
         rec.start_ktime = origin.start_ns
         rec.start_epoch_ns = self._boot_epoch_ns + origin.start_ns
         job = NodeJob(key, slurm if slurm is not None else origin.pid, origin.uid, origin.pid,

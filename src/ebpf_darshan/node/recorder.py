@@ -31,9 +31,12 @@ import numpy as np
 
 from .. import bpf_layout as L
 from ..heatmap import compact_rows, expand_rows
+from ..layers.base import LayerResult, concat_tables
+from ..library_probes import LibraryProbes
 from ..log_builder import JobFacts, build_log
 from ..mounts import merge_tables, mount_table
 from ..names import PathFilter
+from ..recorder import release
 from ..timelines import KernelTimelines
 from ..tracer import Tracer, off_metadata
 from .jobs import EVENT_HEADER, JobTable, NodeJob, Origin
@@ -76,7 +79,10 @@ class NodeRecorder:
         self.tracer = tracer
         self.options = options
         boot_epoch_ns = time.time_ns() - time.monotonic_ns()
-        self.jobs = JobTable(path_filter, boot_epoch_ns)
+        # Every job's processes get the library probes, attached while the
+        # kernel holds them as for `record` (library_probes.py).
+        self.probes = LibraryProbes(tracer.layers, shared_to=tracer.library_probed)
+        self.jobs = JobTable(path_filter, boot_epoch_ns, [self.probes])
         self.stats = NodeStats()
         # Held while the tables change; query and metrics threads take it
         # to read a consistent picture.
@@ -119,7 +125,11 @@ class NodeRecorder:
         else:
             job = self.jobs.of(proc)
         if job is None:
-            return  # its fork event was lost: the sweep takes its records
+            # its fork event was lost: the sweep takes its records
+            ev = np.frombuffer(raw[:EVENT_HEADER], dtype=L.event)[0]
+            if ev["held"]:
+                release(int(ev["pid"]))
+            return
         job.recording.handle(raw, self.tracer)
         if kind == L.EV_EXIT:
             self.jobs.ended(proc)
@@ -162,6 +172,9 @@ class NodeRecorder:
         processes never placed in a job."""
         self._last_sweep = time.monotonic()
         for proc in gone:
+            job = self.jobs.of(proc)
+            if job is not None and proc in job.recording.procs:
+                self.probes.forget(job.recording.procs[proc].pid)
             self.jobs.ended(proc)
             self._ended.add(proc)
         keys, _ = self.tracer.records()
@@ -194,6 +207,7 @@ class NodeRecorder:
             job.kept_keys.append(keys[mine])
             job.kept_values.append(values[mine])
             job.kept_count += n
+        self._take_layers(procs)
         for proc, heatmap in self.tracer.own_heatmaps(sorted(procs), take=True).items():
             job = self.jobs.of(proc)
             if job is None:
@@ -201,6 +215,26 @@ class NodeRecorder:
             job.heatmap_origins[proc] = heatmap.origin
             if heatmap.rows is not None:
                 job.heatmap_bins[proc] = compact_rows(heatmap.rows)
+
+    def _take_layers(self, procs: set[int]) -> None:
+        """Move the ended processes' library-layer records to their jobs."""
+        for layer, tables in self.tracer.take_layers(np.array(sorted(procs), dtype=np.uint32)):
+            owners = np.unique(np.concatenate([keys["proc"] for keys, _ in tables]))
+            by_job: dict[str, list[int]] = {}
+            for proc in owners.tolist():
+                job = self.jobs.of(proc)
+                if job is not None:
+                    by_job.setdefault(job.key, []).append(proc)
+            for key, mine in by_job.items():
+                job = self.jobs.running[key]
+                job.layer_tables.setdefault(layer.name, []).append(tuple(
+                    (keys[np.isin(keys["proc"], mine)], values[np.isin(keys["proc"], mine)])
+                    for keys, values in tables))
+
+    def _layer_results(self, job: NodeJob) -> list[LayerResult]:
+        """The job's library-layer results: its processes are all taken."""
+        return [layer.result(concat_tables(job.layer_tables[layer.name]))
+                for layer, _ in self.tracer.layers if layer.name in job.layer_tables]
 
     def job_records(self, job: NodeJob) -> tuple[np.ndarray, np.ndarray]:
         """Everything the job has counted so far: taken records and the live
@@ -228,6 +262,8 @@ class NodeRecorder:
         return KernelTimelines(pending, 0, job.lost_pending, rows, origins)
 
     def _write(self, job: NodeJob, partial: str | None) -> None:
+        if job.live:  # the daemon is stopping: the rest of its layer records
+            self._take_layers(set(job.live))
         keys, values = self.job_records(job)
         rec = job.recording
         rec.end_epoch_ns = time.time_ns()
@@ -238,7 +274,8 @@ class NodeRecorder:
             rec.namespaces.close()
         facts = JobFacts(job.uid, job.jobid, [job.exe or UNKNOWN_EXE], mounts,
                          metadata=off_metadata(self.tracer.off))
-        log = build_log(rec, keys, values, health, facts, timelines=self.job_timelines(job))
+        log = build_log(rec, keys, values, health, facts, layers=self._layer_results(job),
+                        timelines=self.job_timelines(job))
         if job.lost_records:
             log.job.metadata["lost_retired_records"] = str(job.lost_records)
             mark_partial(log, "the daemon's bound on kept records was reached")
@@ -267,3 +304,4 @@ class NodeRecorder:
                 self._take(self._ended)
             for job in list(self.jobs.running.values()):
                 self._write(job, partial="the daemon stopped while the job was running")
+        self.probes.close()

@@ -1,7 +1,13 @@
 """h5py workload with known calls (tests/test_hdf5.py): h5py loads its own
-libhdf5 with dlopen at import.  usage: h5py_rw.py FILE"""
+libhdf5 with dlopen at import.  usage: h5py_rw.py FILE [wait]
+With `wait` it says "ready" and waits for a line on stdin before importing
+h5py: a process that loads the library after a recorder attached."""
 
 import sys
+
+if sys.argv[2:] == ["wait"]:
+    print("ready", flush=True)
+    sys.stdin.readline()
 
 import h5py
 import numpy as np
